@@ -1,0 +1,343 @@
+"""Every event in the platform's catalogue.
+
+Envelope fields come from `Event`; each class adds its own. Names are in the past tense for
+facts and end in `Requested` for commands.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from contracts.envelope import AccountScoped, Event, ListingScoped
+from contracts.money import Money
+
+
+class _Part(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+# ---------------------------------------------------------------- catalog
+
+
+class ProductStatus(StrEnum):
+    ENABLED = "enabled"
+    DISABLED = "disabled"
+
+
+class ProductChanged(Event):
+    """A Commerce product's price, stock or attributes changed."""
+
+    event_type: Literal["ProductChanged"] = "ProductChanged"
+    store_code: str = Field(default="default", description="Commerce store view code")
+    sku: str = Field(description="Commerce catalog SKU", min_length=1, max_length=64)
+    name: str = Field(description="Product name")
+    status: ProductStatus = Field(description="Commerce product status")
+    price: Money = Field(description="Base price in the Commerce default currency")
+    quantity: int = Field(description="Salable quantity", ge=0)
+    attributes: dict[str, str] = Field(
+        default_factory=dict, description="Other attribute codes and values (ean, upc, brand...)"
+    )
+    updated_at: AwareDatetime = Field(description="Commerce updated_at; older changes are stale")
+
+
+class AmazonListingObserved(Event, ListingScoped):
+    """An existing Amazon listing was imported or reported."""
+
+    event_type: Literal["AmazonListingObserved"] = "AmazonListingObserved"
+    asin: str | None = Field(default=None, description="ASIN, when Amazon assigned one")
+    product_type: str | None = Field(default=None, description="Amazon product type")
+    status: list[str] = Field(default_factory=list, description="Amazon statuses, e.g. BUYABLE")
+    price: Money | None = None
+    quantity: int | None = Field(default=None, ge=0)
+    condition: str | None = Field(default=None, description="Amazon condition_type")
+    identifiers: dict[str, str] = Field(
+        default_factory=dict, description="Identifiers Amazon holds: EAN, UPC, ISBN..."
+    )
+
+
+class ListingStatus(StrEnum):
+    INCOMPLETE = "Incomplete"
+    NEW_THIRD_PARTY = "New Third Party"
+    READY_TO_LIST = "Ready to List"
+    LIST_IN_PROGRESS = "List in Progress"
+    ACTIVE = "Active"
+    INACTIVE = "Inactive"
+    INELIGIBLE = "Ineligible"
+    MANUALLY_ENDED = "Manually Ended"
+    RELIST_IN_PROGRESS = "Relist in Progress"
+
+
+class FieldChange(_Part):
+    field: str = Field(description="Changed field, e.g. 'price' or 'quantity'")
+    old: str | None = Field(description="Previous value as text, null when new")
+    new: str | None = Field(description="New value as text")
+
+
+class ListingChanged(Event, ListingScoped):
+    """A listing's state changed (status, match, quantity, price, overrides...)."""
+
+    event_type: Literal["ListingChanged"] = "ListingChanged"
+    product_sku: str | None = Field(description="Matched Commerce SKU, null when unmatched")
+    asin: str | None = None
+    status: ListingStatus
+    quantity: int = Field(ge=0)
+    price: Money | None = Field(description="Listing price in the marketplace currency")
+    version: int = Field(ge=1, description="Increases by one with every change of this listing")
+    changes: list[FieldChange] = Field(description="What changed in this version")
+
+
+# ---------------------------------------------------------------- pricing
+
+
+class FulfillmentChannel(StrEnum):
+    AMAZON = "Amazon"
+    MERCHANT = "Merchant"
+
+
+class Offer(_Part):
+    seller_id: str
+    is_ours: bool = Field(description="True for the seller's own offer; never a competitor")
+    condition: str = Field(description="new, used, collectible, refurbished, club")
+    sub_condition: str | None = None
+    fulfillment_channel: FulfillmentChannel
+    listing_price: Money
+    shipping: Money
+    feedback_rating: int | None = Field(default=None, ge=0, le=100)
+    feedback_count: int | None = Field(default=None, ge=0)
+    is_buy_box_winner: bool = False
+    is_prime: bool = False
+
+
+class OfferPriceObserved(Event):
+    """Competitor offers for an ASIN in one marketplace: lowest prices, Buy Box, offers."""
+
+    event_type: Literal["OfferPriceObserved"] = "OfferPriceObserved"
+    marketplace_id: str = Field(min_length=1)
+    asin: str = Field(min_length=1)
+    account_id: str | None = Field(default=None, description="Account whose subscription saw it")
+    observed_at: AwareDatetime = Field(description="Amazon's time of the offer change")
+    lowest_landed_price: Money | None = None
+    buy_box_landed_price: Money | None = None
+    offers: list[Offer] = Field(default_factory=list)
+
+
+class PriceTraceStep(_Part):
+    step: str = Field(description="e.g. base_price, rule, competitor, floor, ceiling, vat, currency")
+    detail: str
+    price: Money | None = None
+
+
+class PriceChanged(Event, ListingScoped):
+    """The repricer decided a new price, with the trace that led to it."""
+
+    event_type: Literal["PriceChanged"] = "PriceChanged"
+    old_price: Money | None
+    new_price: Money
+    business_price: Money | None = None
+    trace: list[PriceTraceStep]
+
+
+class ListingUpdateKind(StrEnum):
+    PRICE = "price"
+    QUANTITY = "quantity"
+    ATTRIBUTES = "attributes"
+    CREATE = "create"
+    DELETE = "delete"
+
+
+class ListingUpdateRequested(Event, ListingScoped):
+    """Push a price, quantity, attributes, a new listing or a deletion to Amazon."""
+
+    event_type: Literal["ListingUpdateRequested"] = "ListingUpdateRequested"
+    kind: ListingUpdateKind
+    price: Money | None = None
+    quantity: int | None = Field(default=None, ge=0)
+    handling_time_days: int | None = Field(default=None, ge=0)
+    product_type: str | None = None
+    attributes: dict[str, str] = Field(default_factory=dict)
+    urgent: bool = Field(default=False, description="Send now rather than in the next feed")
+    requested_at: AwareDatetime = Field(description="Newest wins when coalescing per SKU")
+
+
+class AmazonIssue(_Part):
+    code: str
+    message: str
+    severity: Literal["ERROR", "WARNING", "INFO"]
+    attribute_names: list[str] = Field(default_factory=list)
+
+
+class ListingUpdateResult(Event, ListingScoped):
+    """Amazon accepted or rejected an update."""
+
+    event_type: Literal["ListingUpdateResult"] = "ListingUpdateResult"
+    request_event_id: str = Field(description="event_id of the ListingUpdateRequested")
+    accepted: bool
+    submission_id: str | None = None
+    issues: list[AmazonIssue] = Field(default_factory=list)
+
+
+# ---------------------------------------------------------------- orders
+
+
+class FulfillmentBy(StrEnum):
+    AFN = "AFN"
+    MFN = "MFN"
+
+
+class OrderLine(_Part):
+    order_item_id: str
+    sku: str
+    asin: str
+    quantity: int = Field(ge=0)
+    item_price: Money
+    item_tax: Money | None = None
+    shipping_price: Money | None = None
+
+
+class Address(_Part):
+    name: str | None = None
+    line1: str | None = None
+    line2: str | None = None
+    city: str | None = None
+    region: str | None = None
+    postal_code: str | None = None
+    country_code: str | None = None
+    phone: str | None = None
+
+
+class OrderPlaced(Event, AccountScoped):
+    """An Amazon order appeared."""
+
+    event_type: Literal["OrderPlaced"] = "OrderPlaced"
+    amazon_order_id: str = Field(min_length=1)
+    purchase_date: AwareDatetime
+    order_status: str = Field(description="Amazon OrderStatus, e.g. Unshipped")
+    fulfillment: FulfillmentBy
+    order_total: Money | None = None
+    lines: list[OrderLine]
+    buyer_email: str | None = Field(default=None, description="Only where the role allows")
+    shipping_address: Address | None = None
+
+
+class OrderStatusChanged(Event, AccountScoped):
+    """An Amazon order's status changed."""
+
+    event_type: Literal["OrderStatusChanged"] = "OrderStatusChanged"
+    amazon_order_id: str = Field(min_length=1)
+    previous_status: str | None
+    order_status: str
+    last_update_date: AwareDatetime
+
+
+class CommerceOrderRequested(Event, AccountScoped):
+    """Create this order (and its customer) in Commerce."""
+
+    event_type: Literal["CommerceOrderRequested"] = "CommerceOrderRequested"
+    amazon_order_id: str
+    store_code: str
+    commerce_status: str
+    fulfillment: FulfillmentBy
+    lines: list[OrderLine]
+    order_total: Money | None = None
+    customer_email: str | None = None
+    shipping_address: Address | None = None
+
+
+class CommerceOrderCreated(Event, AccountScoped):
+    """Commerce created the order, or refused it."""
+
+    event_type: Literal["CommerceOrderCreated"] = "CommerceOrderCreated"
+    amazon_order_id: str
+    created: bool
+    commerce_order_id: str | None = None
+    increment_id: str | None = None
+    error: str | None = None
+
+
+class ShipmentCreated(Event, AccountScoped):
+    """Commerce shipped (part of) an Amazon order."""
+
+    event_type: Literal["ShipmentCreated"] = "ShipmentCreated"
+    amazon_order_id: str
+    commerce_shipment_id: str
+    carrier_code: str
+    carrier_name: str | None = None
+    tracking_number: str
+    shipped_at: AwareDatetime
+    items: dict[str, int] = Field(description="order_item_id -> quantity")
+
+
+class ShipmentConfirmRequested(Event, AccountScoped):
+    """Confirm a shipment to Amazon (carrier, tracking, items)."""
+
+    event_type: Literal["ShipmentConfirmRequested"] = "ShipmentConfirmRequested"
+    amazon_order_id: str
+    carrier_code: str
+    carrier_name: str | None = None
+    shipping_method: str | None = None
+    tracking_number: str
+    ship_date: AwareDatetime
+    items: dict[str, int] = Field(description="order_item_id -> quantity")
+
+
+class OrderCancelRequested(Event, AccountScoped):
+    """Cancel an Amazon order with one of Amazon's reason codes."""
+
+    event_type: Literal["OrderCancelRequested"] = "OrderCancelRequested"
+    amazon_order_id: str
+    reason_code: Literal[
+        "NoInventory",
+        "ShippingAddressUndeliverable",
+        "CustomerExchange",
+        "BuyerCanceled",
+        "GeneralAdjustment",
+        "CarrierCreditDecision",
+        "RiskAssessmentInformationNotValid",
+        "CarrierCoverageFailure",
+        "CustomerReturn",
+        "MerchandiseNotReceived",
+    ]
+
+
+# ---------------------------------------------------------------- operations
+
+
+class CommunicationError(Event):
+    """A call to Amazon or Commerce failed after its retries, with what and why."""
+
+    event_type: Literal["CommunicationError"] = "CommunicationError"
+    system: Literal["amazon", "commerce"]
+    account_id: str | None = None
+    marketplace_id: str | None = None
+    region: str | None = None
+    operation: str = Field(description="e.g. patchListingsItem")
+    code: str = Field(description="Amazon or Commerce error code, or the HTTP status")
+    message: str
+    attempts: int = Field(ge=1)
+    request_ref: str | None = Field(default=None, description="Id of the request kept for replay")
+
+
+ALL_EVENTS: tuple[type[Event], ...] = (
+    ProductChanged,
+    AmazonListingObserved,
+    ListingChanged,
+    OfferPriceObserved,
+    PriceChanged,
+    ListingUpdateRequested,
+    ListingUpdateResult,
+    OrderPlaced,
+    OrderStatusChanged,
+    CommerceOrderRequested,
+    CommerceOrderCreated,
+    ShipmentCreated,
+    ShipmentConfirmRequested,
+    OrderCancelRequested,
+    CommunicationError,
+)
+
+EVENTS_BY_TYPE: dict[str, type[Event]] = {cls.__name__: cls for cls in ALL_EVENTS}
+__all__ = [cls.__name__ for cls in ALL_EVENTS] + ["ALL_EVENTS", "EVENTS_BY_TYPE", "datetime"]

@@ -1,0 +1,136 @@
+"""`devstack up | down | status | seed`: the whole platform on one machine.
+
+`up` uses KAFKA_BOOTSTRAP_SERVERS and DATABASE_URL when set, and otherwise starts the embedded
+broker (Tansu) and PostgreSQL (pgserver). State and logs live in `.run/`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import sys
+from pathlib import Path
+
+from devstack import demo, infra
+from devstack.processes import SERVICES, ProcessSpec, Supervisor, service_spec, stop_pid, wait_ready
+from servicekit.topics import create_topics
+
+RUN_DIR = Path(os.environ.get("DEVSTACK_RUN_DIR", ".run")).resolve()
+BROKER_PORT = int(os.environ.get("DEVSTACK_BROKER_PORT", "9092"))
+
+
+def _state_path() -> Path:
+    return RUN_DIR / "state.json"
+
+
+def up(seed: bool) -> int:
+    sup = Supervisor(RUN_DIR)
+    if sup.running():
+        print(f"already running: {', '.join(sup.running())} (make down first)")
+        return 1
+    state: dict[str, str] = {}
+
+    bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
+    if not bootstrap:
+        if infra.port_open("127.0.0.1", BROKER_PORT):
+            print(f"port {BROKER_PORT} is taken; set DEVSTACK_BROKER_PORT or KAFKA_BOOTSTRAP_SERVERS")
+            return 1
+        proc = sup.start(ProcessSpec("broker", infra.tansu_argv(BROKER_PORT)))
+        infra.wait_for_port("127.0.0.1", BROKER_PORT)
+        bootstrap = f"127.0.0.1:{BROKER_PORT}"
+        print(f"broker      tansu (embedded, in memory) at {bootstrap}  pid {proc.pid}")
+    else:
+        print(f"broker      {bootstrap} (KAFKA_BOOTSTRAP_SERVERS)")
+
+    database_url = os.environ.get("DATABASE_URL")
+    if not database_url:
+        data_dir = RUN_DIR / "pgdata"
+        database_url = infra.start_embedded_postgres(data_dir)
+        state["pgdata"] = str(data_dir)
+        print(f"postgresql  embedded (pgserver) in {data_dir}")
+    else:
+        print("postgresql  DATABASE_URL")
+    state["bootstrap"] = bootstrap
+    _state_path().write_text(json.dumps(state))
+
+    created = asyncio.run(create_topics(bootstrap, partitions=int(os.environ.get("TOPIC_PARTITIONS", "6"))))
+    print(f"topics      {len(created)} created")
+
+    started = []
+    for name in SERVICES:
+        spec = service_spec(name, bootstrap=bootstrap, database_url=database_url)
+        started.append((spec, sup.start(spec)))
+    for spec, proc in started:
+        try:
+            wait_ready(spec.ready_url or "", timeout=90, proc=proc)
+        except (RuntimeError, TimeoutError) as exc:
+            print(f"{spec.name} did not become ready: {exc}\n  see {sup.log_path(spec.name)}")
+            return 1
+    print("\nservices (each serves /healthz, /readyz, /metrics, /docs):")
+    for name, (_, port) in SERVICES.items():
+        print(f"  {name:<17} http://127.0.0.1:{port}")
+    print(f"\nlogs        {sup.log_dir}/<name>.log")
+    if seed:
+        n = asyncio.run(demo.seed(bootstrap))
+        print(f"demo store  {n} Luma sample products published; listings appear at "
+              f"http://127.0.0.1:{SERVICES['reporting'][1]}/listings")
+    print("stop with   make down")
+    return 0
+
+
+def down() -> int:
+    sup = Supervisor(RUN_DIR)
+    stopped = sup.stop_all()
+    state = json.loads(_state_path().read_text()) if _state_path().exists() else {}
+    if pgdata := state.get("pgdata"):
+        infra.stop_embedded_postgres(Path(pgdata))
+        stopped.append("postgresql")
+    if _state_path().exists():
+        _state_path().unlink()
+    print("stopped: " + (", ".join(stopped) if stopped else "nothing was running"))
+    return 0
+
+
+def status() -> int:
+    sup = Supervisor(RUN_DIR)
+    running = sup.running()
+    for name in ["broker", *SERVICES]:
+        print(f"{name:<17} {'running pid ' + str(running[name]) if name in running else 'stopped'}")
+    return 0
+
+
+def seed_only() -> int:
+    state = json.loads(_state_path().read_text()) if _state_path().exists() else {}
+    bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS") or state.get("bootstrap")
+    if not bootstrap:
+        print("nothing running: make up first")
+        return 1
+    print(f"published {asyncio.run(demo.seed(bootstrap))} products")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="devstack", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    p_up = sub.add_parser("up", help="start broker, database, topics, every service; seed the demo")
+    p_up.add_argument("--no-seed", action="store_true")
+    sub.add_parser("down", help="stop everything up started")
+    sub.add_parser("status", help="what is running")
+    sub.add_parser("seed", help="publish the demo store's products again")
+    args = parser.parse_args(argv)
+    if args.command == "up":
+        code = up(seed=not args.no_seed)
+        if code:
+            down()
+    elif args.command == "down":
+        code = down()
+    elif args.command == "status":
+        code = status()
+    else:
+        code = seed_only()
+    sys.exit(code)
+
+
+__all__ = ["main", "stop_pid"]

@@ -1,0 +1,185 @@
+"""A service: its subscriptions, its HTTP API, and the lifecycle that runs them."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Callable, Sequence
+from importlib.resources.abc import Traversable
+from typing import Any, Generic, TypeVar
+
+import asyncpg
+import uvicorn
+from aiokafka import AIOKafkaProducer
+from aiokafka.structs import ConsumerRecord, TopicPartition
+from fastapi import APIRouter, FastAPI
+from faststream import AckPolicy
+from faststream.kafka import KafkaBroker
+from faststream.kafka.annotations import KafkaMessage
+
+from contracts import Topic
+from servicekit import db, http, metrics
+from servicekit.consumer import BatchProcessor, Handler, Subscription
+from servicekit.logging import configure_logging, get_logger
+from servicekit.outbox import OutboxRelay
+from servicekit.settings import ServiceSettings
+
+S = TypeVar("S", bound=ServiceSettings)
+log = get_logger(component="service")
+
+
+class Service(Generic[S]):
+    """One deployable: declare subscriptions and routes, then `run()`."""
+
+    def __init__(
+        self, name: str, settings: S, *, migrations: Traversable | None = None,
+        version: str = "0.1.0",
+    ) -> None:
+        self.name = name
+        self.settings = settings
+        self.schema = db.schema_name(name)
+        self.migrations = migrations
+        self.version = version
+        self.subscriptions: dict[str, Subscription[Any]] = {}
+        self.routers: list[APIRouter] = []
+        self.on_committed: Callable[[Sequence[ConsumerRecord]], None] | None = None
+        self.pool: asyncpg.Pool | None = None
+        self.broker: KafkaBroker | None = None
+        self.producer: AIOKafkaProducer | None = None
+        self.relay: OutboxRelay | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+        self.started = False
+
+    # ------------------------------------------------------------ declaration
+
+    def subscribe(self, topic: Topic, handler: Handler[Any]) -> None:
+        self.subscriptions[topic.name] = Subscription(topic, handler)
+
+    def include_router(self, router: APIRouter) -> None:
+        self.routers.append(router)
+
+    # ------------------------------------------------------------ lifecycle
+
+    async def start(self) -> None:
+        s = self.settings
+        dsn = s.database_url.get_secret_value()
+        self.pool = await db.create_pool(dsn, self.schema, min_size=s.db_pool_min, max_size=s.db_pool_max)
+        await db.migrate(self.pool, self.schema, self.migrations)
+
+        self.producer = AIOKafkaProducer(
+            bootstrap_servers=s.kafka_bootstrap_servers, acks="all", linger_ms=s.producer_linger_ms,
+            max_batch_size=256 * 1024, client_id=self.name,
+        )
+        await self.producer.start()
+
+        self.relay = OutboxRelay(
+            service=self.name, dsn=dsn, schema=self.schema, producer=self.producer,
+            batch_size=s.outbox_batch_size, poll_interval_s=s.outbox_poll_interval_s,
+        )
+        self._tasks.append(asyncio.create_task(self.relay.run(), name="outbox-relay"))
+
+        if self.subscriptions:
+            self.broker = self._build_broker()
+            await self.broker.start()
+            self._tasks.append(asyncio.create_task(self._report_lag(), name="consumer-lag"))
+        self.started = True
+        log.info("service_started", topics=sorted(self.subscriptions), version=self.version)
+
+    async def stop(self) -> None:
+        self.started = False
+        if self.broker is not None:
+            await self.broker.stop()
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        self._tasks.clear()
+        if self.producer is not None:
+            await self.producer.stop()
+        if self.pool is not None:
+            await self.pool.close()
+        log.info("service_stopped")
+
+    def _build_broker(self) -> KafkaBroker:
+        assert self.pool is not None and self.producer is not None
+        s = self.settings
+        broker = KafkaBroker(s.kafka_bootstrap_servers, logger=None, client_id=self.name)
+        processor = BatchProcessor(
+            service=self.name, schema=self.schema, pool=self.pool, producer=self.producer,
+            subscriptions=self.subscriptions, max_attempts=s.handler_max_attempts,
+            on_committed=self.on_committed,
+        )
+
+        # Offsets are committed by the ack after `process` returns; an exception rewinds the
+        # batch (NACK) so it is delivered again. Never the default ack-first policy.
+        @broker.subscriber(
+            *self.subscriptions, group_id=self.name, batch=True,
+            max_records=s.consumer_max_records, batch_timeout_ms=s.consumer_batch_timeout_ms,
+            ack_policy=AckPolicy.NACK_ON_ERROR, auto_offset_reset="earliest",
+        )
+        async def consume(message: KafkaMessage) -> None:
+            records = message.raw_message
+            await processor.process(records if isinstance(records, tuple) else (records,))
+
+        return broker
+
+    def consumers(self) -> list[Any]:
+        if self.broker is None:
+            return []
+        return [c for sub in self.broker.subscribers if (c := getattr(sub, "consumer", None))]
+
+    async def _report_lag(self) -> None:
+        while True:
+            await asyncio.sleep(self.settings.lag_interval_s)
+            for consumer in self.consumers():
+                try:
+                    parts: set[TopicPartition] = consumer.assignment()
+                    if not parts:
+                        continue
+                    ends = await consumer.end_offsets(list(parts))
+                    for tp in parts:
+                        position = await consumer.position(tp)
+                        metrics.CONSUMER_LAG.labels(self.name, tp.topic, str(tp.partition)).set(
+                            max(0, ends[tp] - position)
+                        )
+                except Exception as exc:  # lag is advisory; never stop the service for it
+                    log.debug("lag_unavailable", error=repr(exc))
+
+    async def ready(self) -> dict[str, bool]:
+        checks = {"started": self.started, "database": False, "broker": False, "outbox": False}
+        if self.pool is not None:
+            with contextlib.suppress(Exception):
+                async with asyncio.timeout(2):
+                    checks["database"] = await self.pool.fetchval("SELECT true")
+        if self.broker is not None:
+            with contextlib.suppress(Exception):
+                checks["broker"] = bool(await self.broker.ping(timeout=2))
+        elif self.producer is not None:
+            checks["broker"] = True
+        checks["outbox"] = bool(self.relay and self.relay.healthy)
+        return checks
+
+    # ------------------------------------------------------------ running
+
+    def asgi(self) -> FastAPI:
+        @contextlib.asynccontextmanager
+        async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+            await self.start()
+            try:
+                yield
+            finally:
+                await self.stop()
+
+        app = http.create_app(self, lifespan)
+        for router in self.routers:
+            app.include_router(router)
+        return app
+
+    def run(self) -> None:
+        configure_logging(self.name, self.settings.log_level)
+        config = uvicorn.Config(
+            self.asgi(), host=self.settings.http_host, port=self.settings.http_port,
+            log_config=None, access_log=False, lifespan="on",
+        )
+        uvicorn.Server(config).run()

@@ -1,0 +1,75 @@
+"""structlog JSON logs; secrets never reach the output."""
+
+from __future__ import annotations
+
+import logging
+import re
+import sys
+from typing import Any
+
+import structlog
+
+_SECRET_KEY = re.compile(r"secret|token|password|passwd|authorization|api[_-]?key|credential", re.I)
+_SECRET_VALUE = re.compile(
+    r"(Atzr\|[\w\-|]+|amzn1\.oa2-cs\.v1\.[\w]+|Bearer\s+[\w\-.~+/]+=*|://[^:/\s]+:[^@\s]+@)"
+)
+REDACTED = "[redacted]"
+
+
+def redact_value(value: str) -> str:
+    return _SECRET_VALUE.sub(
+        lambda m: "://[redacted]@" if m.group(0).startswith("://") else REDACTED, value
+    )
+
+
+def redact_secrets(_: Any, __: str, event_dict: dict[str, Any]) -> dict[str, Any]:
+    for key, value in list(event_dict.items()):
+        if _SECRET_KEY.search(key) and key not in ("event",):
+            event_dict[key] = REDACTED
+        elif isinstance(value, str):
+            event_dict[key] = redact_value(value)
+    return event_dict
+
+
+def configure_logging(service: str, level: str = "INFO") -> None:
+    numeric = logging.getLevelName(level.upper())
+    if not isinstance(numeric, int):
+        numeric = logging.INFO
+    shared = [
+        structlog.contextvars.merge_contextvars,
+        structlog.processors.add_log_level,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+    ]
+    structlog.configure(
+        processors=[
+            *shared,
+            structlog.processors.format_exc_info,
+            redact_secrets,
+            structlog.processors.JSONRenderer(),
+        ],
+        wrapper_class=structlog.make_filtering_bound_logger(numeric),
+        logger_factory=structlog.PrintLoggerFactory(sys.stdout),
+        cache_logger_on_first_use=True,
+    )
+    structlog.contextvars.clear_contextvars()
+    structlog.contextvars.bind_contextvars(service=service)
+    # Libraries log through stdlib logging: route warnings and errors through the same renderer.
+    handler = logging.StreamHandler(sys.stdout)
+    handler.setFormatter(
+        structlog.stdlib.ProcessorFormatter(
+            processors=[
+                structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+                redact_secrets,
+                structlog.processors.JSONRenderer(),
+            ],
+            foreign_pre_chain=[*shared, structlog.stdlib.add_logger_name],
+        )
+    )
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(max(numeric, logging.WARNING))
+
+
+def get_logger(**bound: Any) -> Any:
+    """A lazy logger: safe at import time, configured by `configure_logging` when it runs."""
+    return structlog.get_logger(**bound)

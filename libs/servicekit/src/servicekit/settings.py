@@ -1,0 +1,25 @@
+"""Settings from the environment; every service extends `ServiceSettings`."""
+
+from __future__ import annotations
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class ServiceSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=None, extra="ignore")
+
+    kafka_bootstrap_servers: str = Field(default="127.0.0.1:9092")
+    database_url: SecretStr = Field(default=SecretStr("postgresql://postgres@127.0.0.1:5432/postgres"))
+    http_host: str = "0.0.0.0"
+    http_port: int = 8080
+    log_level: str = "INFO"
+    db_pool_min: int = 1
+    db_pool_max: int = 5
+    consumer_max_records: int = Field(default=1000, ge=1)
+    consumer_batch_timeout_ms: int = Field(default=50, ge=1)
+    handler_max_attempts: int = Field(default=3, ge=1)
+    outbox_batch_size: int = Field(default=2000, ge=1)
+    outbox_poll_interval_s: float = Field(default=1.0, gt=0)
+    lag_interval_s: float = Field(default=5.0, gt=0)
+    producer_linger_ms: int = Field(default=5, ge=0)

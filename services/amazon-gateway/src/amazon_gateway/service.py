@@ -1,0 +1,18 @@
+"""amazon-gateway: runs on the shared runtime (health, readiness, metrics, outbox relay).
+
+Its domain handlers are not built yet; see the project's open issues.
+"""
+
+from __future__ import annotations
+
+from servicekit import Service, ServiceSettings
+
+SERVICE = "amazon-gateway"
+
+
+class Settings(ServiceSettings):
+    http_port: int = 8105
+
+
+def build(settings: Settings | None = None) -> Service[Settings]:
+    return Service(SERVICE, settings or Settings())

@@ -1,0 +1,47 @@
+"""catalog-sync: Commerce products -> Amazon listings."""
+
+from __future__ import annotations
+
+from functools import partial
+from importlib import resources
+
+from fastapi import APIRouter, HTTPException
+from pydantic import Field
+
+from contracts import topics
+from servicekit import Service, ServiceSettings
+
+from catalog_sync.domain import Target
+from catalog_sync.handlers import SERVICE, on_products_changed
+
+
+class CatalogSyncSettings(ServiceSettings):
+    http_port: int = 8101
+    catalog_sync_targets: str = Field(
+        default="demo-seller:ATVPDKIKX0DER",
+        description="Comma-separated ACCOUNT:MARKETPLACE_ID pairs each product is listed on",
+    )
+
+
+def build(settings: CatalogSyncSettings | None = None) -> Service[CatalogSyncSettings]:
+    settings = settings or CatalogSyncSettings()
+    targets = Target.parse_many(settings.catalog_sync_targets)
+    service = Service(SERVICE, settings, migrations=resources.files("catalog_sync") / "migrations")
+    service.subscribe(topics.PRODUCTS, partial(on_products_changed, targets=targets))
+
+    router = APIRouter(tags=["listings"])
+
+    @router.get("/listings/{account_id}/{marketplace_id}/{sku}")
+    async def get_listing(account_id: str, marketplace_id: str, sku: str) -> dict[str, object]:
+        """The listing as catalog-sync holds it."""
+        assert service.pool is not None
+        row = await service.pool.fetchrow(
+            "SELECT * FROM listings WHERE account_id = $1 AND marketplace_id = $2 AND sku = $3",
+            account_id, marketplace_id, sku,
+        )
+        if row is None:
+            raise HTTPException(404, f"no listing {account_id}/{marketplace_id}/{sku}")
+        return dict(row)
+
+    service.include_router(router)
+    return service

@@ -1,0 +1,9 @@
+from order_import.service import build
+
+
+def main() -> None:
+    build().run()
+
+
+if __name__ == "__main__":
+    main()
