@@ -27,6 +27,7 @@ CREATE TABLE listing_changes (
     new_value      text,
     comment        text NOT NULL,
     created_at     timestamptz NOT NULL,
+    recorded_at    timestamptz NOT NULL DEFAULT clock_timestamp(),
     UNIQUE (event_id, field)
 );
 CREATE INDEX listing_changes_listing ON listing_changes (account_id, marketplace_id, sku, id);

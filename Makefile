@@ -1,0 +1,42 @@
+# Everyday verbs. Every target installs what it needs first (uv from PyPI if missing).
+SHELL := /bin/bash
+UV := $(shell command -v uv 2>/dev/null || echo $(HOME)/.local/bin/uv)
+export UV_PYTHON ?= 3.11
+
+.PHONY: up down status seed test test-unit test-integration bench schemas asyncapi install lint
+
+$(UV):
+	python3 -m pip install --quiet --user uv || python3 -m pip install --quiet --break-system-packages --user uv
+
+install: $(UV)
+	$(UV) sync --frozen
+
+up: install ## start broker, PostgreSQL, topics and every service; seed the demo store
+	$(UV) run devstack up
+
+down: ## stop everything `make up` started
+	$(UV) run devstack down
+
+status:
+	$(UV) run devstack status
+
+seed:
+	$(UV) run devstack seed
+
+test: install ## unit and integration tests against a real broker and PostgreSQL
+	$(UV) run pytest
+
+test-unit: install
+	$(UV) run pytest -m "not integration"
+
+test-integration: install
+	$(UV) run pytest -m integration
+
+bench: install ## benchmarks; results in bench/results/*.json
+	$(UV) run python bench/flow.py
+
+schemas: install ## regenerate libs/contracts/schemas and the AsyncAPI document
+	$(UV) run python -m contracts.export
+
+lint: install
+	$(UV) run --with ruff ruff check libs services bench tests

@@ -1,0 +1,83 @@
+"""Helpers for tests that talk to the real broker and PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable, Iterable
+from urllib.parse import urlsplit, urlunsplit
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.structs import ConsumerRecord
+
+from contracts import Event, encode, topic_for
+from servicekit.outbox import headers
+
+
+def with_database(url: str, database: str) -> str:
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(path=f"/{database}"))
+
+
+async def publish(bootstrap: str, events: Iterable[Event | tuple[str, bytes | None, bytes | None]]) -> int:
+    """Publish events (to their registry topic, keyed) or raw (topic, key, value) messages."""
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5)
+    await producer.start()
+    try:
+        futures = []
+        for item in events:
+            if isinstance(item, Event):
+                topic = topic_for(item)
+                futures.append(await producer.send(
+                    topic.name, encode(item), key=topic.key(item).encode(),
+                    headers=headers(item.event_type, item.event_id, item.correlation_id),
+                ))
+            else:
+                topic_name, key, value = item
+                futures.append(await producer.send(topic_name, value, key=key))
+        await asyncio.gather(*futures)
+        return len(futures)
+    finally:
+        await producer.stop()
+
+
+async def read_topic(
+    bootstrap: str, topic: str, *, until: Callable[[list[ConsumerRecord]], bool],
+    timeout: float = 30.0,
+) -> list[ConsumerRecord]:
+    """Read a topic from its beginning, without a consumer group, until `until(records)`."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    await consumer.start()
+    records: list[ConsumerRecord] = []
+    try:
+        partitions = consumer.partitions_for_topic(topic)
+        deadline = time.monotonic() + timeout
+        while not partitions:
+            await consumer._client.force_metadata_update()  # noqa: SLF001 - topic just created
+            partitions = consumer.partitions_for_topic(topic)
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"topic {topic} has no partitions")
+        tps = [TopicPartition(topic, p) for p in partitions]
+        consumer.assign(tps)
+        await consumer.seek_to_beginning(*tps)
+        while not until(records):
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise TimeoutError(f"{topic}: condition not met after {timeout}s "
+                                   f"({len(records)} records read)")
+            batch = await consumer.getmany(timeout_ms=int(min(left, 0.5) * 1000), max_records=5000)
+            for part in batch.values():
+                records.extend(part)
+        return records
+    finally:
+        await consumer.stop()
+
+
+async def eventually(check: Callable[[], Awaitable[bool]], *, timeout: float = 30.0,
+                     what: str = "condition") -> None:
+    """Wait for a condition another process brings about (polled, with a deadline)."""
+    deadline = time.monotonic() + timeout
+    while not await check():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{what} not met after {timeout}s")
+        await asyncio.sleep(0.1)
