@@ -334,10 +334,10 @@ def test_event_changes_are_compatible_with_the_committed_schema_or_versioned(
         pytest.fail(_report(cls, f"libs/contracts/schemas/{path.name}", old_version, problems))
 
 
-def _git(*args: str) -> str | None:
+def _git(*args: str, cwd: Path = export.PACKAGE_DIR) -> str | None:
     try:
-        done = subprocess.run(["git", *args], cwd=export.PACKAGE_DIR, capture_output=True,
-                              text=True, timeout=60, check=False)
+        done = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True,
+                              timeout=60, check=False)
     except (OSError, subprocess.SubprocessError):
         return None
     return done.stdout if done.returncode == 0 else None
@@ -349,21 +349,22 @@ def _history() -> dict[str, list[tuple[str, dict[str, Any]]]] | None:
     top = _git("rev-parse", "--show-toplevel")
     if top is None:
         return None
-    folder = export.SCHEMA_DIR.resolve().relative_to(Path(top.strip()).resolve()).as_posix()
-    log = _git("log", "--format=%H", "--", folder)
+    root = Path(top.strip()).resolve()
+    folder = export.SCHEMA_DIR.resolve().relative_to(root).as_posix()
+    log = _git("log", "--format=%H", "--", folder, cwd=root)
     if log is None:
         return None
     history: dict[str, list[tuple[str, dict[str, Any]]]] = {}
     seen: set[str] = set()
     for commit in log.split():
-        listing = _git("ls-tree", f"{commit}:{folder}")
+        listing = _git("ls-tree", f"{commit}:{folder}", cwd=root)
         for line in (listing or "").splitlines():
             meta, name = line.split("\t", 1)  # "<mode> blob <sha>\t<name>"
             blob = meta.split()[2]
             if not name.endswith(".json") or blob in seen:
                 continue
             seen.add(blob)
-            text = _git("cat-file", "blob", blob)
+            text = _git("cat-file", "blob", blob, cwd=root)
             if text is not None:
                 history.setdefault(name.removesuffix(".json"), []).append(
                     (commit[:12], json.loads(text))
