@@ -55,3 +55,14 @@ def test_rounding_is_idempotent_and_within_half_a_minor_unit(amount: Decimal, cu
     assert round_money(rounded, currency) == rounded
     assert abs(rounded - amount) <= Decimal(1).scaleb(-minor_unit(currency)) / 2
     assert -rounded.as_tuple().exponent == minor_unit(currency)  # type: ignore[operator]
+
+
+@pytest.mark.parametrize("amount", ["1E+2", "1e-7", "19,99", " 1", "+1", ".5"])
+def test_only_plain_decimal_strings_are_accepted(amount: str) -> None:
+    with pytest.raises(ValidationError, match="plain decimal"):
+        Money(amount=amount, currency="USD")  # type: ignore[arg-type]
+
+
+def test_exponent_decimals_are_written_plainly() -> None:
+    assert Money(amount=Decimal("1E+2"), currency="USD").model_dump(mode="json")["amount"] == "100"
+    assert Money(amount=Decimal("1E-7"), currency="USD").model_dump(mode="json")["amount"] == "0.0000001"

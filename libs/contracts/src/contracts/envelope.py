@@ -14,9 +14,13 @@ def utc_now() -> datetime:
 
 
 class Event(BaseModel):
-    """Base of every event: the envelope fields, then the event's own fields at the same level."""
+    """Base of every event: the envelope fields, then the event's own fields at the same level.
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    Readers are tolerant: fields they do not know are ignored, so adding an optional field is a
+    compatible change that producers may deploy before consumers.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
 
     SCHEMA_VERSION: ClassVar[int] = 1
 

@@ -17,7 +17,7 @@ from contracts.money import Money
 
 
 class _Part(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="ignore")
 
 
 # ---------------------------------------------------------------- catalog

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Annotated
 
@@ -19,8 +20,7 @@ MINOR_UNITS: dict[str, int] = {
 }
 
 
-class UnknownCurrency(ValueError):
-    pass
+_PLAIN_DECIMAL = re.compile(r"-?\d+(\.\d+)?")
 
 
 def minor_unit(currency: str) -> int:
@@ -34,7 +34,7 @@ def round_money(amount: Decimal, currency: str) -> Decimal:
 
 DecimalString = Annotated[
     Decimal,
-    PlainSerializer(lambda d: str(d), return_type=str, when_used="json"),
+    PlainSerializer(lambda d: format(d, "f"), return_type=str, when_used="json"),
     Field(allow_inf_nan=False),
 ]
 
@@ -42,7 +42,7 @@ DecimalString = Annotated[
 class Money(BaseModel):
     """An amount in one currency. On the wire the amount is a decimal string, never a float."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, extra="ignore")
 
     amount: DecimalString = Field(description="Decimal amount, as a string on the wire, e.g. '19.99'")
     currency: str = Field(
@@ -54,6 +54,8 @@ class Money(BaseModel):
     def _no_floats(cls, value: object) -> object:
         if isinstance(value, float):
             raise ValueError("amount must be a decimal string or integer, not a float")
+        if isinstance(value, str) and not _PLAIN_DECIMAL.fullmatch(value):
+            raise ValueError("amount must be a plain decimal such as '19.99'")
         return value
 
     def rounded(self) -> Money:

@@ -77,6 +77,8 @@ class Service(Generic[S]):
             batch_size=s.outbox_batch_size, poll_interval_s=s.outbox_poll_interval_s,
         )
         self._tasks.append(asyncio.create_task(self.relay.run(), name="outbox-relay"))
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.relay.connected.wait(), 10)
 
         if self.subscriptions:
             self.broker = self._build_broker()

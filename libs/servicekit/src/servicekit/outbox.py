@@ -70,6 +70,7 @@ class OutboxRelay:
         self._wake = asyncio.Event()
         self.is_leader = False
         self.healthy = False
+        self.connected = asyncio.Event()
 
     async def run(self) -> None:
         while True:
@@ -88,11 +89,11 @@ class OutboxRelay:
         try:
             await conn.add_listener(channel(self.schema), lambda *_: self._wake.set())
             lock = f"{self.schema}.outbox"
+            self.healthy = True  # a standby is healthy too; another replica relays meanwhile
+            self.connected.set()
             while not await conn.fetchval("SELECT pg_try_advisory_lock(hashtext($1))", lock):
-                self.healthy = True  # a standby is healthy; another replica relays
                 await asyncio.sleep(self.poll_interval_s * 5)
             self.is_leader = True
-            self.healthy = True
             log.info("outbox_relay_leading", schema=self.schema)
             while True:
                 self._wake.clear()
