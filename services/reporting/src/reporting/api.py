@@ -30,6 +30,7 @@ class ListingPage(BaseModel):
 
 
 class ChangeView(BaseModel):
+    id: int
     event_id: str
     causation_id: str | None
     account_id: str
@@ -112,7 +113,7 @@ def router(service: Service[Any]) -> APIRouter:
         )
         return [
             ChangeView(
-                **{k: row[k] for k in ("account_id", "marketplace_id", "sku", "listing_action",
+                **{k: row[k] for k in ("id", "account_id", "marketplace_id", "sku", "listing_action",
                                        "field", "old_value", "new_value", "comment")},
                 event_id=str(row["event_id"]),
                 causation_id=str(row["causation_id"]) if row["causation_id"] else None,
