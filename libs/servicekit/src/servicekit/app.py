@@ -118,6 +118,7 @@ class Service(Generic[S]):
         @broker.subscriber(
             *self.subscriptions, group_id=self.name, batch=True,
             max_records=s.consumer_max_records, batch_timeout_ms=s.consumer_batch_timeout_ms,
+            fetch_max_wait_ms=s.consumer_fetch_max_wait_ms,
             ack_policy=AckPolicy.NACK_ON_ERROR, auto_offset_reset="earliest",
         )
         async def consume(message: KafkaMessage) -> None:

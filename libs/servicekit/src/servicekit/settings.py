@@ -18,6 +18,8 @@ class ServiceSettings(BaseSettings):
     db_pool_max: int = 5
     consumer_max_records: int = Field(default=1000, ge=1)
     consumer_batch_timeout_ms: int = Field(default=50, ge=1)
+    # Tansu answers an empty fetch only when this runs out; Kafka answers as soon as data lands.
+    consumer_fetch_max_wait_ms: int = Field(default=25, ge=0)
     handler_max_attempts: int = Field(default=3, ge=1)
     outbox_batch_size: int = Field(default=2000, ge=1)
     outbox_poll_interval_s: float = Field(default=1.0, gt=0)
