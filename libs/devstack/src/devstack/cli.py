@@ -19,6 +19,8 @@ from servicekit.topics import create_topics
 
 RUN_DIR = Path(os.environ.get("DEVSTACK_RUN_DIR", ".run")).resolve()
 BROKER_PORT = int(os.environ.get("DEVSTACK_BROKER_PORT", "9092"))
+# Shifts every service's HTTP port, to run a second stack beside the first (tests do).
+PORT_OFFSET = int(os.environ.get("DEVSTACK_PORT_OFFSET", "0"))
 
 
 def _state_path() -> Path:
@@ -60,7 +62,8 @@ def up(seed: bool) -> int:
 
     started = []
     for name in SERVICES:
-        spec = service_spec(name, bootstrap=bootstrap, database_url=database_url)
+        spec = service_spec(name, bootstrap=bootstrap, database_url=database_url,
+                            port=SERVICES[name][1] + PORT_OFFSET)
         started.append((spec, sup.start(spec)))
     for spec, proc in started:
         try:
@@ -70,12 +73,12 @@ def up(seed: bool) -> int:
             return 1
     print("\nservices (each serves /healthz, /readyz, /metrics, /docs):")
     for name, (_, port) in SERVICES.items():
-        print(f"  {name:<17} http://127.0.0.1:{port}")
+        print(f"  {name:<17} http://127.0.0.1:{port + PORT_OFFSET}")
     print(f"\nlogs        {sup.log_dir}/<name>.log")
     if seed:
         n = asyncio.run(demo.seed(bootstrap))
         print(f"demo store  {n} Luma sample products published; listings appear at "
-              f"http://127.0.0.1:{SERVICES['reporting'][1]}/listings")
+              f"http://127.0.0.1:{SERVICES['reporting'][1] + PORT_OFFSET}/listings")
     print("stop with   make down")
     return 0
 

@@ -1,0 +1,40 @@
+"""The README's first command: `devstack up` starts every service and seeds the demo store;
+`devstack down` stops all of it."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import httpx
+
+from devstack.infra import free_port
+from devstack.processes import SERVICES, alive
+
+
+def devstack(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "devstack", *args], env=env, capture_output=True,
+                          text=True, timeout=240)
+
+
+def test_up_starts_everything_seeds_the_store_and_down_stops_it(topics_created, database_url, tmp_path) -> None:
+    offset = free_port() % 1000 + 20000
+    env = {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": topics_created, "DATABASE_URL": database_url,
+           "DEVSTACK_RUN_DIR": str(tmp_path), "DEVSTACK_PORT_OFFSET": str(offset)}
+    up = devstack("up", env=env)
+    try:
+        assert up.returncode == 0, up.stdout + up.stderr
+        for name, (_, port) in SERVICES.items():
+            assert f"http://127.0.0.1:{port + offset}" in up.stdout
+            ready = httpx.get(f"http://127.0.0.1:{port + offset}/readyz", timeout=5)
+            assert ready.status_code == 200, (name, ready.text)
+        assert "44 Luma sample products published" in up.stdout
+        pids = [int(p.read_text()) for p in (tmp_path / "pids").glob("*.pid")]
+        assert len(pids) == len(SERVICES)
+        assert all((tmp_path / "logs" / f"{name}.log").exists() for name in SERVICES)
+    finally:
+        down = devstack("down", env=env)
+    assert down.returncode == 0, down.stdout + down.stderr
+    assert not any(alive(pid) for pid in pids)
+    assert "catalog-sync" in down.stdout
