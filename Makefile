@@ -1,12 +1,12 @@
 # Everyday verbs. Every target installs what it needs first (uv from PyPI if missing).
 SHELL := /bin/bash
-UV := $(shell command -v uv 2>/dev/null || echo $(HOME)/.local/bin/uv)
+UV := $(shell command -v uv 2>/dev/null || echo .tools/bin/uv)
 export UV_PYTHON ?= 3.11
 
 .PHONY: up down status seed test test-unit test-integration bench schemas asyncapi install lint
 
-$(UV):
-	python3 -m pip install --quiet --user uv || python3 -m pip install --quiet --break-system-packages --user uv
+.tools/bin/uv:  # uv from PyPI, in a virtualenv of its own (works on Debian's externally managed Python)
+	python3 -m venv .tools && .tools/bin/python -m pip install --quiet --disable-pip-version-check uv
 
 install: $(UV)
 	$(UV) sync --frozen
