@@ -49,3 +49,21 @@ async def test_a_failing_migration_leaves_nothing_half_done(database_url, db, tm
     assert "a" not in tables
     names = {r["name"] for r in await db.fetch(f'SELECT name FROM "{schema}"._migrations')}
     assert names == {"servicekit/0001_runtime.sql"}
+
+
+async def test_inbox_forgets_ids_older_than_the_retention(database_url, db) -> None:
+    from servicekit.consumer import prune_inbox
+
+    schema = f"inbox_{uuid.uuid4().hex[:6]}"
+    pool = await servicekit_db.create_pool(database_url, schema)
+    try:
+        await servicekit_db.migrate(pool, schema, None)
+        old, new = uuid.uuid4(), uuid.uuid4()
+        await pool.execute(
+            "INSERT INTO _inbox (event_id, topic, received_at) VALUES "
+            "($1, 't', now() - interval '15 days'), ($2, 't', now() - interval '13 days')", old, new)
+        pruned = await prune_inbox(pool, 14)
+        left = [r["event_id"] for r in await pool.fetch("SELECT event_id FROM _inbox")]
+    finally:
+        await pool.close()
+    assert pruned == 1 and left == [new]

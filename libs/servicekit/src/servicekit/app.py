@@ -19,7 +19,7 @@ from faststream.kafka.annotations import KafkaMessage
 
 from contracts import Topic
 from servicekit import db, http, metrics
-from servicekit.consumer import BatchProcessor, Handler, Subscription
+from servicekit.consumer import BatchProcessor, Handler, Subscription, prune_inbox
 from servicekit.logging import configure_logging, get_logger
 from servicekit.outbox import OutboxRelay
 from servicekit.settings import ServiceSettings
@@ -84,6 +84,7 @@ class Service(Generic[S]):
             self.broker = self._build_broker()
             await self.broker.start()
             self._tasks.append(asyncio.create_task(self._report_lag(), name="consumer-lag"))
+            self._tasks.append(asyncio.create_task(self._prune_inbox(), name="inbox-prune"))
         self.started = True
         log.info("service_started", topics=sorted(self.subscriptions), version=self.version)
 
@@ -148,6 +149,17 @@ class Service(Generic[S]):
                         )
                 except Exception as exc:  # lag is advisory; never stop the service for it
                     log.debug("lag_unavailable", error=repr(exc))
+
+    async def _prune_inbox(self) -> None:
+        assert self.pool is not None
+        while True:
+            try:
+                pruned = await prune_inbox(self.pool, self.settings.inbox_retention_days)
+                if pruned:
+                    log.info("inbox_pruned", rows=pruned)
+            except Exception as exc:  # retried at the next interval
+                log.warning("inbox_prune_failed", error=repr(exc))
+            await asyncio.sleep(self.settings.inbox_prune_interval_s)
 
     async def ready(self) -> dict[str, bool]:
         checks = {"started": self.started, "database": False, "broker": False, "outbox": False}

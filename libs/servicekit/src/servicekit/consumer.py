@@ -22,7 +22,7 @@ from aiokafka.structs import ConsumerRecord
 
 from contracts import Event, InvalidEvent, Topic, decode
 from servicekit import dlq, metrics, outbox
-from servicekit.logging import get_logger
+from servicekit.logging import event_context, get_logger
 
 log = get_logger(component="consumer")
 
@@ -75,6 +75,14 @@ class BatchProcessor:
     on_committed: Callable[[Sequence[ConsumerRecord]], None] | None = None
 
     async def process(self, records: Sequence[ConsumerRecord]) -> None:
+        first = records[0] if records else None
+        with structlog.contextvars.bound_contextvars(
+            topic=first.topic if first else None, partition=first.partition if first else None,
+            first_offset=first.offset if first else None, batch_size=len(records),
+        ):
+            await self._process(records)
+
+    async def _process(self, records: Sequence[ConsumerRecord]) -> None:
         started = time.perf_counter()
         by_topic: dict[str, list[tuple[ConsumerRecord, Event]]] = {}
         letters: list[dlq.DeadLetter] = []
@@ -132,9 +140,7 @@ class BatchProcessor:
         self, sub: Subscription[Any], item: tuple[ConsumerRecord, Event]
     ) -> dlq.DeadLetter | None:
         record, event = item
-        with structlog.contextvars.bound_contextvars(
-            event_id=str(event.event_id), correlation_id=str(event.correlation_id)
-        ):
+        with event_context(event):
             error: Exception | None = None
             for attempt in range(1, self.max_attempts + 1):
                 try:
@@ -178,3 +184,12 @@ class BatchProcessor:
         age = metrics.EVENT_AGE.labels(self.service, topic)
         for _, event in items:
             age.observe(max(0.0, (now - event.occurred_at).total_seconds()))
+
+
+async def prune_inbox(pool: asyncpg.Pool, older_than_days: float) -> int:
+    """Forget handled event ids older than the retention; returns how many."""
+    status = await pool.execute(
+        "DELETE FROM _inbox WHERE received_at < now() - make_interval(secs => $1)",
+        older_than_days * 86400,
+    )
+    return int(status.split()[-1])

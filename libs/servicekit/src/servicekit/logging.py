@@ -73,3 +73,11 @@ def configure_logging(service: str, level: str = "INFO") -> None:
 def get_logger(**bound: Any) -> Any:
     """A lazy logger: safe at import time, configured by `configure_logging` when it runs."""
     return structlog.get_logger(**bound)
+
+
+def event_context(event: Any) -> Any:
+    """Bind an event's ids to every log line inside the `with` block."""
+    return structlog.contextvars.bound_contextvars(
+        event_id=str(event.event_id), correlation_id=str(event.correlation_id),
+        event_type=event.event_type,
+    )

@@ -25,3 +25,7 @@ class ServiceSettings(BaseSettings):
     outbox_poll_interval_s: float = Field(default=1.0, gt=0)
     lag_interval_s: float = Field(default=5.0, gt=0)
     producer_linger_ms: int = Field(default=5, ge=0)
+    # Keep inbox entries at least as long as the topics keep messages, so a redelivery or a
+    # replay is still recognised.
+    inbox_retention_days: float = Field(default=14, gt=0)
+    inbox_prune_interval_s: float = Field(default=3600, gt=0)
