@@ -39,4 +39,4 @@ schemas: install ## regenerate libs/contracts/schemas and the AsyncAPI document
 	$(UV) run python -m contracts.export
 
 lint: install
-	$(UV) run --with ruff ruff check libs services bench tests
+	$(UV) run --with ruff ruff check --config pyproject.toml libs services bench tests

@@ -39,6 +39,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 from aiokafka import AIOKafkaProducer
+
 from contracts import Money, encode, topics
 from contracts.events import ProductChanged, ProductStatus
 from devstack import infra
@@ -411,7 +412,7 @@ def main(argv: list[str] | None = None) -> int:
         if db_created and admin_url:
             try:
                 asyncio.run(admin(admin_url, f'DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)'))
-            except Exception as exc:  # noqa: BLE001 - teardown reports and goes on
+            except Exception as exc:
                 print(f"could not drop database {db_name}: {exc!r}", file=sys.stderr)
         if pgdata is not None:
             infra.stop_embedded_postgres(pgdata)

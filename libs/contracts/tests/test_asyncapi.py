@@ -13,6 +13,7 @@ from typing import Any
 import jsonschema
 import pytest
 import yaml
+
 from contracts import encode, export
 from contracts.events import ALL_EVENTS
 from contracts.topics import ALL_TOPICS, TOPIC_FOR_EVENT

@@ -2,10 +2,10 @@ import json
 import uuid
 
 import pytest
-from samples import product
 
 from contracts import InvalidEvent, decode, encode
 from contracts.events import ListingChanged, ProductChanged
+from samples import product
 
 
 def test_an_event_survives_the_wire() -> None:

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from contracts import compat, export
 from contracts.compat import check_compatibility
 from contracts.envelope import Event

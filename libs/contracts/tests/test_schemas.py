@@ -11,6 +11,7 @@ from typing import Any
 
 import jsonschema
 import pytest
+
 from contracts import InvalidEvent, Money, decode, encode, export
 from contracts.envelope import Event
 from contracts.events import (

@@ -1,7 +1,6 @@
-from samples import product
-
 from contracts import ALL_EVENTS, ALL_TOPICS, topic_for
 from contracts.topics import PRODUCTS
+from samples import product
 
 
 def test_every_event_has_exactly_one_topic() -> None:

@@ -10,10 +10,9 @@ import sys
 import uuid
 from pathlib import Path
 
-from samples import product
-
 from contracts import encode
 from devstack.testing import eventually, publish
+from samples import product
 
 
 async def test_kill_between_commit_and_ack_loses_and_duplicates_nothing(

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import uuid
 
-from samples import product
-
+from contracts import decode
 from contracts.events import ListingChanged, ProductChanged
 from contracts.topics import LISTINGS
 from devstack.testing import eventually, publish, read_topic
+from samples import product
 from servicekit import Tx
-from contracts import decode
 
 SEEN_TABLE = "CREATE TABLE seen (event_id uuid NOT NULL, sku text NOT NULL, quantity int NOT NULL);"
 

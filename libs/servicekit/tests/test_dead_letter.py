@@ -5,11 +5,10 @@ from __future__ import annotations
 import json
 import uuid
 
-from samples import product
-
 from contracts import encode
 from contracts.events import ProductChanged
 from devstack.testing import eventually, publish, read_topic
+from samples import product
 from servicekit import Tx
 
 TABLE = "CREATE TABLE seen (sku text NOT NULL);"

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from aiokafka.structs import ConsumerRecord
 from aiokafka import AIOKafkaProducer
+from aiokafka.structs import ConsumerRecord
 
 from devstack.testing import read_topic
 from servicekit import dlq

@@ -5,11 +5,11 @@ from __future__ import annotations
 import uuid
 
 import httpx
-from samples import product
 
 from contracts import encode
 from contracts.events import ProductChanged
 from devstack.testing import eventually, publish
+from samples import product
 from servicekit import Service, ServiceSettings, Tx
 from servicekit.http import create_app
 

@@ -37,7 +37,7 @@ async def test_a_failing_migration_leaves_nothing_half_done(database_url, db, tm
     try:
         try:
             await servicekit_db.migrate(pool, schema, tmp_path)
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             error = exc
         else:
             error = None

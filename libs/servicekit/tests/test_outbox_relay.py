@@ -6,11 +6,11 @@ import asyncio
 import uuid
 
 from aiokafka import AIOKafkaProducer
-from samples import product
 
 from contracts import decode
 from contracts.topics import PRODUCTS
 from devstack.testing import eventually, read_topic
+from samples import product
 from servicekit import db as servicekit_db
 from servicekit import outbox
 

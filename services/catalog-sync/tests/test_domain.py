@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from samples import product
 
 from catalog_sync.domain import Listing, Target, apply_product
 from contracts.events import ListingStatus, ProductStatus
+from samples import product
 
 US = Target("acct", "ATVPDKIKX0DER")
 

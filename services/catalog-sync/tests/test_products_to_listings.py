@@ -5,12 +5,11 @@ from __future__ import annotations
 import uuid
 from datetime import timedelta
 
-from samples import product
-
 from catalog_sync.service import CatalogSyncSettings, build
 from contracts import decode
 from contracts.topics import LISTINGS
 from devstack.testing import eventually, publish, read_topic
+from samples import product
 
 
 async def test_products_become_listings_in_every_target(topics_created, database_url, db) -> None:

@@ -9,7 +9,6 @@ import httpx
 from contracts.events import FieldChange, ListingChanged
 from devstack.testing import eventually, publish
 from reporting.service import ReportingSettings, build
-from servicekit.http import create_app
 
 
 def changed(run: str, sku: str, version: int, quantity: int, status: str = "Ready to List") -> ListingChanged:

@@ -239,7 +239,7 @@ def _contains(values: list[Any], value: Any) -> bool:
 
 
 def _same(a: Any, b: Any) -> bool:
-    return type(a) is type(b) and a == b or (
+    return (type(a) is type(b) and a == b) or (
         isinstance(a, int | float) and isinstance(b, int | float)
         and not isinstance(a, bool) and not isinstance(b, bool) and a == b
     )

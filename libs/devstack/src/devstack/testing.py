@@ -53,7 +53,7 @@ async def read_topic(
         partitions = consumer.partitions_for_topic(topic)
         deadline = time.monotonic() + timeout
         while not partitions:
-            await consumer._client.force_metadata_update()  # noqa: SLF001 - topic just created
+            await consumer._client.force_metadata_update()
             partitions = consumer.partitions_for_topic(topic)
             if time.monotonic() > deadline:
                 raise TimeoutError(f"topic {topic} has no partitions")

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from importlib.resources.abc import Traversable
 from importlib import resources
+from importlib.resources.abc import Traversable
 
 import asyncpg
 

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import json
 
+from catalog_sync.domain import Listing, Target, apply_product
 from contracts.events import ListingChanged, ListingStatus, ProductChanged
 from servicekit import Tx
-
-from catalog_sync.domain import Listing, Target, apply_product
 
 SERVICE = "catalog-sync"
 

@@ -8,11 +8,10 @@ from importlib import resources
 from fastapi import APIRouter, HTTPException
 from pydantic import Field
 
-from contracts import topics
-from servicekit import Service, ServiceSettings
-
 from catalog_sync.domain import Target
 from catalog_sync.handlers import SERVICE, on_products_changed
+from contracts import topics
+from servicekit import Service, ServiceSettings
 
 
 class CatalogSyncSettings(ServiceSettings):

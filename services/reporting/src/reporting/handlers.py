@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 from contracts.events import ListingChanged
-from servicekit import Tx
-
 from reporting.domain import change_log_row
+from servicekit import Tx
 
 SERVICE = "reporting"
 

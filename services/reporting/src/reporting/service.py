@@ -5,10 +5,9 @@ from __future__ import annotations
 from importlib import resources
 
 from contracts import topics
-from servicekit import Service, ServiceSettings
-
 from reporting.api import router
 from reporting.handlers import SERVICE, on_listings_changed
+from servicekit import Service, ServiceSettings
 
 
 class ReportingSettings(ServiceSettings):
