@@ -22,6 +22,7 @@ from contracts.events import (
     CommerceOrderCreated,
     CommerceOrderRequested,
     CommunicationError,
+    CompetitivePriceObserved,
     FieldChange,
     FulfillmentBy,
     FulfillmentChannel,
@@ -72,7 +73,8 @@ FULL: dict[type[Event], Callable[[], Event]] = {
     ProductChanged: lambda: ProductChanged.new(
         producer="commerce-gateway", store_code="us", sku="24-MB01", name="Joust Duffle Bag",
         status=ProductStatus.ENABLED, price=usd("34.00"), quantity=100,
-        attributes={"ean": "4006381333931", "brand": "Luma"}, updated_at=T0,
+        attributes={"ean": "4006381333931", "brand": "Luma"},
+        website_attributes={"us_site": {"price": "32.00", "special_price": "29.99"}}, updated_at=T0,
     ),
     AmazonListingObserved: lambda: AmazonListingObserved.new(
         producer="amazon-gateway", **LISTING, asin="B07XJ8C8F5", product_type="LUGGAGE",
@@ -81,7 +83,7 @@ FULL: dict[type[Event], Callable[[], Event]] = {
     ),
     ListingChanged: lambda: ListingChanged.new(
         producer="catalog-sync", **LISTING, product_sku="24-MB01", asin="B07XJ8C8F5",
-        status=ListingStatus.ACTIVE, quantity=12, price=usd("36.50"), version=3,
+        condition="new_new", status=ListingStatus.ACTIVE, quantity=12, price=usd("36.50"), version=3,
         changes=[FieldChange(field="quantity", old="10", new="12"),
                  FieldChange(field="asin", old=None, new="B07XJ8C8F5")],
     ),
@@ -105,6 +107,11 @@ FULL: dict[type[Event], Callable[[], Event]] = {
         trace=[PriceTraceStep(step="base_price", detail="price attribute", price=usd("34.00")),
                PriceTraceStep(step="competitor", detail="lowest - 0.01", price=usd("35.97")),
                PriceTraceStep(step="floor", detail="floor 30.00 not reached")],
+    ),
+    CompetitivePriceObserved: lambda: CompetitivePriceObserved.new(
+        producer="repricer", **LISTING, asin="B07XJ8C8F5", our_price=usd("41.49"),
+        lowest_landed_price=usd("35.98"), lowest_condition="new", buy_box_landed_price=usd("36.49"),
+        buy_box_condition="new", is_buy_box_winner=False, observed_at=T0,
     ),
     ListingUpdateRequested: lambda: ListingUpdateRequested.new(
         producer="repricer", **LISTING, kind=ListingUpdateKind.PRICE, price=usd("35.97"),
@@ -177,6 +184,10 @@ MINIMAL: dict[type[Event], Callable[[], Event]] = {
     ),
     PriceChanged: lambda: PriceChanged.new(
         producer="repricer", **LISTING, old_price=None, new_price=usd("19.99"), trace=[],
+    ),
+    CompetitivePriceObserved: lambda: CompetitivePriceObserved.new(
+        producer="repricer", **LISTING, asin="B07XJ8C8F5", our_price=None,
+        lowest_landed_price=None, buy_box_landed_price=None, is_buy_box_winner=None, observed_at=T0,
     ),
     ListingUpdateRequested: lambda: ListingUpdateRequested.new(
         producer="catalog-sync", **LISTING, kind=ListingUpdateKind.DELETE, requested_at=T0,

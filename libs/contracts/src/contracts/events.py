@@ -41,6 +41,11 @@ class ProductChanged(Event):
     attributes: dict[str, str] = Field(
         default_factory=dict, description="Other attribute codes and values (ean, upc, brand...)"
     )
+    website_attributes: dict[str, dict[str, str]] = Field(
+        default_factory=dict,
+        description="Per website code, the attribute values (price ones included) set at website "
+        "scope; a website absent here, or an attribute absent for it, uses the default value",
+    )
     updated_at: AwareDatetime = Field(description="Commerce updated_at; older changes are stale")
 
 
@@ -83,6 +88,9 @@ class ListingChanged(Event, ListingScoped):
     event_type: Literal["ListingChanged"] = "ListingChanged"
     product_sku: str | None = Field(description="Matched Commerce SKU, null when unmatched")
     asin: str | None = None
+    condition: str | None = Field(
+        default=None, description="Amazon condition of our offer, e.g. new_new; null means new"
+    )
     status: ListingStatus
     quantity: int = Field(ge=0)
     price: Money | None = Field(description="Listing price in the marketplace currency")
@@ -139,6 +147,20 @@ class PriceChanged(Event, ListingScoped):
     new_price: Money
     business_price: Money | None = None
     trace: list[PriceTraceStep]
+
+
+class CompetitivePriceObserved(Event, ListingScoped):
+    """Competitive price analysis of one listing at one moment, for reporting."""
+
+    event_type: Literal["CompetitivePriceObserved"] = "CompetitivePriceObserved"
+    asin: str
+    our_price: Money | None = Field(description="Our landed price, null while unpriced")
+    lowest_landed_price: Money | None = Field(description="Lowest competitor landed price")
+    lowest_condition: str | None = None
+    buy_box_landed_price: Money | None = None
+    buy_box_condition: str | None = None
+    is_buy_box_winner: bool | None = Field(description="Whether we hold the Buy Box; null: no Buy Box")
+    observed_at: AwareDatetime
 
 
 class ListingUpdateKind(StrEnum):
@@ -327,6 +349,7 @@ ALL_EVENTS: tuple[type[Event], ...] = (
     ListingChanged,
     OfferPriceObserved,
     PriceChanged,
+    CompetitivePriceObserved,
     ListingUpdateRequested,
     ListingUpdateResult,
     OrderPlaced,

@@ -68,6 +68,7 @@ ROUTES: dict[str, Route] = {
     "ListingChanged": Route(("catalog-sync",), ("repricer", "reporting")),
     "OfferPriceObserved": Route(("amazon-gateway",), ("repricer", "reporting")),
     "PriceChanged": Route(("repricer",), ("catalog-sync", "reporting")),
+    "CompetitivePriceObserved": Route(("repricer",), ("reporting",)),
     "ListingUpdateRequested": Route(("catalog-sync", "repricer"), ("amazon-gateway",)),
     "ListingUpdateResult": Route(("amazon-gateway",), ("catalog-sync", "reporting")),
     "OrderPlaced": Route(("amazon-gateway",), ("order-import", "reporting")),

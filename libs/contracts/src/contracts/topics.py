@@ -66,6 +66,10 @@ PRICES = Topic(
     "repricer.prices.v1", "account_id|marketplace_id|sku", listing_key, (ev.PriceChanged,),
     "Prices decided by the repricer, with their trace",
 )
+COMPETITIVE_PRICES = Topic(
+    "repricer.competitive-prices.v1", "account_id|marketplace_id|sku", listing_key,
+    (ev.CompetitivePriceObserved,), "Competitive price analysis per listing over time",
+)
 LISTING_UPDATES = Topic(
     "amazon.listing-updates.v1", "account_id|marketplace_id|sku", listing_key,
     (ev.ListingUpdateRequested,), "Listing changes to push to Amazon",
@@ -104,7 +108,8 @@ COMMUNICATION_ERRORS = Topic(
 )
 
 ALL_TOPICS: tuple[Topic, ...] = (
-    PRODUCTS, AMAZON_LISTINGS, LISTINGS, OFFERS, PRICES, LISTING_UPDATES, LISTING_UPDATE_RESULTS,
+    PRODUCTS, AMAZON_LISTINGS, LISTINGS, OFFERS, PRICES, COMPETITIVE_PRICES, LISTING_UPDATES,
+    LISTING_UPDATE_RESULTS,
     ORDERS, COMMERCE_ORDER_REQUESTS, COMMERCE_ORDERS, SHIPMENTS, SHIPMENT_CONFIRMATIONS,
     ORDER_CANCELLATIONS, COMMUNICATION_ERRORS,
 )
