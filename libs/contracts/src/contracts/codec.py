@@ -31,6 +31,16 @@ def decode(raw: bytes | None, expected: Collection[str] | None = None) -> Event:
     """Parse one message. `expected` limits the event types accepted (a topic's types)."""
     if raw is None:
         raise InvalidEvent("empty", "message has no value")
+    if expected is not None and len(expected) == 1:
+        # The common case, parsed straight from bytes; on any failure the slow path below
+        # works out exactly what is wrong.
+        (only,) = expected
+        cls = EVENTS_BY_TYPE.get(only)
+        if cls is not None:
+            try:
+                return cls.model_validate_json(raw)
+            except ValidationError:
+                pass
     try:
         data = json.loads(raw)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
