@@ -1,0 +1,189 @@
+"""Pricing rules (spec §11) and their two kinds of action: standard and intelligent (spec §12)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from enum import StrEnum
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+
+from conditions import Combination, matches
+from repricer.domain.amounts import HUNDRED, Amount
+from repricer.domain.item_condition import ItemCondition
+
+
+class _Rule(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Direction(StrEnum):
+    DECREASE = "decrease"
+    INCREASE = "increase"
+
+
+class Adjustment(StrEnum):
+    DECREASE = "decrease"
+    INCREASE = "increase"
+    MATCH = "match"
+
+
+class ApplyAs(StrEnum):
+    PERCENT = "percent"
+    FIXED = "fixed"
+
+
+class CompetitorSource(StrEnum):
+    BUY_BOX = "buy_box"
+    LOWEST = "lowest"
+
+
+class VarianceMode(StrEnum):
+    ALL = "all"
+    MATCHING_ONLY = "matching_only"
+    APPLY_VARIANCE = "apply_variance"
+
+
+def _percent_within_price(action: str, apply_as: ApplyAs | None, amount: Decimal | None) -> None:
+    if action == Direction.DECREASE and apply_as is ApplyAs.PERCENT and amount is not None:
+        if amount > HUNDRED:
+            raise ValueError("amount: a decrease cannot exceed 100 %")
+
+
+def _hidden_when_matching(data: object, action_field: str, hidden: tuple[str, ...]) -> object:
+    if isinstance(data, dict) and data.get(action_field, Adjustment.MATCH) == Adjustment.MATCH:
+        return {key: value for key, value in data.items() if key not in hidden}
+    return data
+
+
+class StandardAction(_Rule):
+    """Decrease or increase the previous result by a percentage or a fixed amount."""
+
+    type: Literal["standard"] = "standard"
+    direction: Direction
+    apply_as: ApplyAs
+    amount: Amount = Field(description="25 means 25 % or 25 currency units")
+
+    @model_validator(mode="after")
+    def _bounded(self) -> StandardAction:
+        _percent_within_price(self.direction, self.apply_as, self.amount)
+        return self
+
+
+class PriceBound(_Rule):
+    """A floor or ceiling: a price attribute, matched or moved by a percentage."""
+
+    source_attribute: str = Field(min_length=1, description="e.g. 'cost' for a floor, 'msrp' for a ceiling")
+    action: Adjustment = Adjustment.MATCH
+    percent: Amount | None = Field(default=None, description="Required unless the action is match")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _match_hides_percent(cls, data: object) -> object:
+        return _hidden_when_matching(data, "action", ("percent",))
+
+    @model_validator(mode="after")
+    def _percent_unless_match(self) -> PriceBound:
+        if self.action is Adjustment.MATCH:
+            return self
+        if self.percent is None:
+            raise ValueError("percent: the adjustment amount is required unless the action is match")
+        _percent_within_price(self.action, ApplyAs.PERCENT, self.percent)
+        return self
+
+
+FeedbackPercent = Literal[0, 80, 90, 95, 98]
+
+
+class IntelligentAction(_Rule):
+    """Price against the Buy Box or the lowest competitor, kept between a floor and a ceiling."""
+
+    type: Literal["intelligent"] = "intelligent"
+    competitor_source: CompetitorSource
+    min_feedback_percent: FeedbackPercent = Field(default=0, description="Lowest price only; 0 = all")
+    min_feedback_count: int = Field(default=0, ge=0, description="Lowest price only")
+    variance_mode: VarianceMode = VarianceMode.ALL
+    condition_variances: dict[ItemCondition, Amount] = Field(
+        default={}, description="Apply Variance: % per condition; New is fixed at 100"
+    )
+    adjustment: Adjustment = Adjustment.MATCH
+    apply_as: ApplyAs | None = Field(default=None, description="Required unless matching")
+    amount: Amount | None = Field(default=None, description="Required unless matching")
+    floor: PriceBound
+    ceiling: PriceBound | None = None
+
+    @field_validator("condition_variances")
+    @classmethod
+    def _variances(cls, variances: dict[ItemCondition, Decimal]) -> dict[ItemCondition, Decimal]:
+        for condition, percent in variances.items():
+            if condition is ItemCondition.NEW and percent != HUNDRED:
+                raise ValueError("the New condition variance is fixed at 100")
+            if percent < 1 or (percent > HUNDRED and not condition.is_collectible):
+                raise ValueError(f"{condition.value}: variance must be 1-100 (collectibles may exceed 100)")
+        return {ItemCondition.NEW: HUNDRED, **variances}
+
+    @model_validator(mode="before")
+    @classmethod
+    def _match_hides_amount(cls, data: object) -> object:
+        return _hidden_when_matching(data, "adjustment", ("apply_as", "amount"))
+
+    @model_validator(mode="after")
+    def _amount_unless_match(self) -> IntelligentAction:
+        if self.adjustment is Adjustment.MATCH:
+            return self
+        if self.apply_as is None:
+            raise ValueError("apply_as: required unless the price action is match")
+        if self.amount is None:
+            raise ValueError("amount: required unless the price action is match")
+        _percent_within_price(self.adjustment, self.apply_as, self.amount)
+        return self
+
+    def variance(self, condition: ItemCondition) -> Decimal:
+        return self.condition_variances.get(condition, HUNDRED)
+
+
+RuleAction = Annotated[StandardAction | IntelligentAction, Field(discriminator="type")]
+
+
+class PricingRule(_Rule):
+    name: str = Field(min_length=1)
+    description: str = ""
+    active: bool = True
+    from_date: date | None = None
+    to_date: date | None = None
+    discard_subsequent: bool = Field(default=False, description="Stop after this rule when it applies")
+    priority: int | None = Field(
+        default=None, ge=1, validate_default=True, description="1 is the highest and applies first"
+    )
+    conditions: Combination | None = Field(default=None, description="Empty: every product")
+    action: RuleAction
+
+    @field_validator("priority")
+    @classmethod
+    def _priority_for_discard(cls, priority: int | None, info: ValidationInfo) -> int | None:
+        if priority is None and info.data.get("discard_subsequent"):
+            raise ValueError("priority is required when discard_subsequent is set")
+        return priority
+
+    @model_validator(mode="after")
+    def _dates_in_order(self) -> PricingRule:
+        if self.from_date and self.to_date and self.from_date > self.to_date:
+            raise ValueError("to_date: must not be before from_date")
+        return self
+
+    def in_effect(self, now: datetime) -> bool:
+        today = now.date()
+        return (
+            self.active
+            and (self.from_date is None or self.from_date <= today)
+            and (self.to_date is None or today <= self.to_date)
+        )
+
+    def applies_to(self, attributes: dict[str, object], now: datetime) -> bool:
+        return self.in_effect(now) and matches(self.conditions, attributes)
+
+
+def in_priority_order(rules: list[PricingRule]) -> list[PricingRule]:
+    """Ascending priority (1 first); rules without a priority after all others, in given order."""
+    return sorted(rules, key=lambda r: (r.priority is None, r.priority or 0))

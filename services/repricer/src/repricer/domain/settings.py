@@ -1,0 +1,110 @@
+"""Listing price settings of one Amazon store (an account in one marketplace), spec §10."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from decimal import Decimal
+from enum import StrEnum
+from itertools import pairwise
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from repricer.domain.amounts import Amount
+
+PRICE = "price"
+MAX_BUSINESS_TIERS = 5
+
+
+class _Settings(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class PriceScope(StrEnum):
+    GLOBAL = "global"
+    WEBSITE = "website"
+
+
+class Website(_Settings):
+    code: str = Field(min_length=1, description="Commerce website code")
+    sort_order: int = Field(ge=0, description="Commerce website sort order; the lowest is walked first")
+
+
+class BusinessTier(_Settings):
+    min_quantity: int = Field(ge=2, description="The tier applies from this quantity up")
+    discount_percent: Amount = Field(gt=0, lt=100, description="Discount off the business price")
+
+
+class PriceGuards(_Settings):
+    """Protections applied to the final price; each is on by default and can be switched off."""
+
+    enforce_band: bool = Field(default=True, description="Clamp the final price into [floor, ceiling]")
+    limit_step: bool = Field(default=True, description="Limit one move relative to the live price")
+    max_step_percent: Amount = Field(default=Decimal(20), gt=0, description="Largest single move, %")
+    detect_price_war: bool = Field(default=True, description="Hold the price during an undercut race")
+    price_war_undercuts: int = Field(default=3, ge=1, description="Cuts against one competitor = a war")
+    price_war_window: timedelta = Field(default=timedelta(hours=1), description="Where cuts are counted")
+    skip_small_changes: bool = Field(default=True, description="Do not send changes below min_change_amount")
+    min_change_amount: Amount = Field(default=Decimal("0.01"), description="Smallest change worth sending")
+
+    @field_validator("price_war_window")
+    @classmethod
+    def _positive_window(cls, window: timedelta) -> timedelta:
+        if window <= timedelta(0):
+            raise ValueError("must be a positive duration")
+        return window
+
+
+class ListingPriceSettings(_Settings):
+    account_id: str = Field(min_length=1, description="Amazon seller account")
+    marketplace_id: str = Field(min_length=1, description="Amazon marketplace id")
+    marketplace_currency: str = Field(pattern=r"^[A-Z]{3}$", description="Currency Amazon prices in")
+
+    price_source_attribute: str = Field(default=PRICE, min_length=1, description="Magento Price Source")
+    map_attribute: str | None = Field(default=None, description="Minimum Advertised Price attribute")
+    msrp_attribute: str | None = Field(default=None, description="Strike-through (MSRP) attribute")
+
+    vat_enabled: bool = False
+    vat_percent: Amount = Field(default=Decimal(0), le=100, description="10.2 means 10.20 %")
+    currency_conversion_enabled: bool = False
+
+    price_scope: PriceScope = PriceScope.GLOBAL
+    websites: list[Website] = Field(default=[], description="Websites feeding this marketplace")
+
+    business_pricing_enabled: bool = False
+    tiered_pricing_enabled: bool = False
+    business_tiers: list[BusinessTier] = Field(default=[], max_length=MAX_BUSINESS_TIERS)
+
+    compare_landed_price: bool = Field(
+        default=True, description="Compare competitor prices as listing + shipping; else item price"
+    )
+    guards: PriceGuards = PriceGuards()
+
+    @field_validator("map_attribute", "msrp_attribute")
+    @classmethod
+    def _blank_is_none(cls, code: str | None) -> str | None:
+        return code.strip() or None if code is not None else None
+
+    @field_validator("websites")
+    @classmethod
+    def _websites_by_sort_order(cls, websites: list[Website]) -> list[Website]:
+        codes = [w.code for w in websites]
+        if len(set(codes)) != len(codes):
+            raise ValueError("each website may appear once")
+        return sorted(websites, key=lambda w: (w.sort_order, w.code))
+
+    @field_validator("business_tiers")
+    @classmethod
+    def _tiers_by_quantity(cls, tiers: list[BusinessTier]) -> list[BusinessTier]:
+        tiers = sorted(tiers, key=lambda t: t.min_quantity)
+        for lower, higher in pairwise(tiers):
+            if lower.min_quantity == higher.min_quantity:
+                raise ValueError(f"two tiers start at quantity {lower.min_quantity}")
+            if higher.discount_percent < lower.discount_percent:
+                raise ValueError("a larger quantity cannot have a smaller discount")
+        return tiers
+
+    @model_validator(mode="after")
+    def _website_scope_needs_websites(self) -> ListingPriceSettings:
+        if self.price_scope is PriceScope.WEBSITE and not self.websites:
+            raise ValueError("websites: website price scope needs the websites feeding the marketplace")
+        return self
