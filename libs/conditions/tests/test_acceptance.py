@@ -57,3 +57,13 @@ def test_a_sale_pricing_rule_picks_sale_items_only() -> None:
 
     assert matches(sale, {"category_ids": ["2", "9"]})
     assert not matches(sale, {"category_ids": ["2"]})
+
+
+def test_node_type_may_be_left_out_in_documents() -> None:
+    from conditions import AttributeCondition, Combination
+
+    tree = Combination.model_validate(
+        {"aggregator": "any", "conditions": [{"attribute": "sku", "operator": "==", "value": "A"},
+                                             {"conditions": [{"attribute": "sku", "operator": "==", "value": "B"}]}]})
+    assert isinstance(tree.conditions[0], AttributeCondition)
+    assert isinstance(tree.conditions[1], Combination)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import re
 from decimal import Decimal
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, ValidationInfo, field_validator
 
 MAX_DEPTH = 10
 
@@ -96,6 +96,13 @@ class AttributeCondition(BaseModel):
         return value
 
 
+def _node_type(node: Any) -> str:
+    """`type` when given; otherwise a node naming an attribute is a line, else a combination."""
+    if isinstance(node, dict):
+        return node.get("type") or ("attribute" if "attribute" in node else "combination")
+    return getattr(node, "type", "combination")
+
+
 class Combination(BaseModel):
     """A *Conditions Combination*: "If ALL|ANY of these conditions are TRUE|FALSE"."""
 
@@ -104,7 +111,10 @@ class Combination(BaseModel):
     type: Literal["combination"] = "combination"
     aggregator: Literal["all", "any"] = Field(default="all", description="ALL or ANY of the children")
     value: bool = Field(default=True, description="Whether the children must be TRUE or FALSE")
-    conditions: list[Annotated[Combination | AttributeCondition, Field(discriminator="type")]] = Field(
+    conditions: list[Annotated[
+        Annotated[Combination, Tag("combination")] | Annotated[AttributeCondition, Tag("attribute")],
+        Discriminator(_node_type),
+    ]] = Field(
         default=[], description="Nested combinations and attribute lines"
     )
 

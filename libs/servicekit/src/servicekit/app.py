@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from importlib.resources.abc import Traversable
 from typing import Any, Generic, TypeVar
 
@@ -43,6 +43,8 @@ class Service(Generic[S]):
         self.subscriptions: dict[str, Subscription[Any]] = {}
         self.routers: list[APIRouter] = []
         self.on_committed: Callable[[Sequence[ConsumerRecord]], None] | None = None
+        self._startup: list[Callable[[], Awaitable[None]]] = []
+        self._background: list[tuple[str, Callable[[], Awaitable[None]]]] = []
         self.pool: asyncpg.Pool | None = None
         self.broker: KafkaBroker | None = None
         self.producer: AIOKafkaProducer | None = None
@@ -57,6 +59,14 @@ class Service(Generic[S]):
 
     def include_router(self, router: APIRouter) -> None:
         self.routers.append(router)
+
+    def on_startup(self, hook: Callable[[], Awaitable[None]]) -> None:
+        """Run after the database is migrated and before consuming starts."""
+        self._startup.append(hook)
+
+    def background(self, name: str, task: Callable[[], Awaitable[None]]) -> None:
+        """A task that runs for the service's lifetime, started once consuming has begun."""
+        self._background.append((name, task))
 
     # ------------------------------------------------------------ lifecycle
 
@@ -80,11 +90,16 @@ class Service(Generic[S]):
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self.relay.connected.wait(), 10)
 
+        for hook in self._startup:
+            await hook()
+
         if self.subscriptions:
             self.broker = self._build_broker()
             await self.broker.start()
             self._tasks.append(asyncio.create_task(self._report_lag(), name="consumer-lag"))
             self._tasks.append(asyncio.create_task(self._prune_inbox(), name="inbox-prune"))
+        for name, task in self._background:
+            self._tasks.append(asyncio.create_task(task(), name=name))
         self.started = True
         log.info("service_started", topics=sorted(self.subscriptions), version=self.version)
 

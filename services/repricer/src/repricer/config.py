@@ -1,0 +1,92 @@
+"""The repricer's configuration resources: listing price settings per store, pricing rules and
+currency rates, declared with servicekit's config mechanism (apply -f pricing.yaml)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from repricer.domain import ListingPriceSettings, PricingRule
+from servicekit.config import ConfigKind, ConfigRegistry, ConfigSpec, Specs, load
+
+
+class StoreSettings(ListingPriceSettings):
+    """Listing price settings of one Amazon store (account and marketplace)."""
+
+    seller_id: str = Field(min_length=1, description="Our Amazon seller id on this account; "
+                           "our own offer is never treated as a competitor")
+
+
+class RuleSpec(PricingRule):
+    """A pricing rule; without account_id/marketplace_id it applies to every store."""
+
+    name: str = Field(default="", description="Taken from the resource name")
+    account_id: str | None = None
+    marketplace_id: str | None = None
+
+    def for_store(self, account_id: str, marketplace_id: str) -> bool:
+        return (self.account_id in (None, account_id)) and (self.marketplace_id in (None, marketplace_id))
+
+
+class CurrencyRate(ConfigSpec):
+    """1 from_currency = rate to_currency, at Commerce's rates."""
+
+    from_currency: str = Field(pattern=r"^[A-Z]{3}$")
+    to_currency: str = Field(pattern=r"^[A-Z]{3}$")
+    rate: Decimal = Field(gt=0, allow_inf_nan=False)
+
+
+def _one_settings_per_store(spec: Any, specs: Specs) -> list[str | tuple[str, str]]:
+    same = [s for s in specs.get("ListingPriceSettings", {}).values()
+            if (s.account_id, s.marketplace_id) == (spec.account_id, spec.marketplace_id)]
+    return [("marketplace_id", f"{spec.account_id}/{spec.marketplace_id} has {len(same)} settings; "
+             "one store takes one")] if len(same) > 1 else []
+
+
+def _one_rate_per_pair(spec: Any, specs: Specs) -> list[str | tuple[str, str]]:
+    pair = {spec.from_currency, spec.to_currency}
+    same = [s for s in specs.get("CurrencyRate", {}).values() if {s.from_currency, s.to_currency} == pair]
+    if spec.from_currency == spec.to_currency:
+        return [("to_currency", "must differ from from_currency")]
+    return [("to_currency", f"{len(same)} rates for {'/'.join(sorted(pair))}")] if len(same) > 1 else []
+
+
+def registry() -> ConfigRegistry:
+    return ConfigRegistry(
+        ConfigKind("ListingPriceSettings", StoreSettings, validate=_one_settings_per_store),
+        ConfigKind("PricingRule", RuleSpec),
+        ConfigKind("CurrencyRate", CurrencyRate, validate=_one_rate_per_pair),
+    )
+
+
+@dataclass(frozen=True)
+class PricingConfig:
+    """Everything configured, as the handlers read it."""
+
+    settings: Mapping[tuple[str, str], StoreSettings] = field(default_factory=dict)
+    rules: tuple[RuleSpec, ...] = ()
+    rates: Mapping[str, Decimal] = field(default_factory=dict)
+
+    def rules_for(self, account_id: str, marketplace_id: str) -> list[PricingRule]:
+        return [r for r in self.rules if r.for_store(account_id, marketplace_id)]
+
+    @classmethod
+    def of(cls, settings: Mapping[str, BaseModel], rules: Mapping[str, BaseModel],
+           rates: Mapping[str, BaseModel]) -> PricingConfig:
+        return cls(
+            settings={(s.account_id, s.marketplace_id): s for s in settings.values()},  # type: ignore[attr-defined]
+            rules=tuple(r.model_copy(update={"name": name}) for name, r in sorted(rules.items())),  # type: ignore[misc]
+            rates={f"{r.from_currency}/{r.to_currency}": r.rate for r in rates.values()},  # type: ignore[attr-defined]
+        )
+
+
+async def load_config(pool: Any, reg: ConfigRegistry) -> PricingConfig:
+    return PricingConfig.of(
+        await load(pool, reg, "ListingPriceSettings"),
+        await load(pool, reg, "PricingRule"),
+        await load(pool, reg, "CurrencyRate"),
+    )
