@@ -16,7 +16,7 @@ from contracts.events import PriceTraceStep
 from contracts.money import Money
 from repricer.domain.amounts import decreased, rounded
 from repricer.domain.currency import MarketplaceTerms
-from repricer.domain.errors import NoPriceSource
+from repricer.domain.errors import NoPriceSource, PricingError
 from repricer.domain.guards import Band, PriceHistory, guard
 from repricer.domain.market import CompetitorPrice, MarketSnapshot, OurListing
 from repricer.domain.pricing_steps import RulePricing
@@ -62,7 +62,7 @@ def decide(
     market: MarketSnapshot | None = None,
     rates: Mapping[str, Decimal] = NO_RATES,
     history: PriceHistory | None = None,
-    price_override: Decimal | None = None,
+    price_override: Money | None = None,
 ) -> PriceDecision:
     """Decide the listing's Amazon price in the marketplace currency (spec §10-§12).
 
@@ -73,7 +73,9 @@ def decide(
     reader = PriceReader(product, settings)
     terms = MarketplaceTerms.of(settings, product.currency, rates)
     if price_override is not None:
-        pricing = RulePricing.overridden(price_override, terms)
+        if price_override.currency != terms.currency:
+            raise PricingError(f"the price override is in {price_override.currency}, not {terms.currency}")
+        pricing = RulePricing.overridden(price_override.amount, terms)
     else:
         base = reader.read_or_price(settings.price_source_attribute)
         if base is None:

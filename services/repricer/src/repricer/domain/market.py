@@ -87,7 +87,10 @@ def _candidates(
 
 
 def _lowest(candidates: Sequence[_Candidate]) -> _Candidate:
-    return min(candidates, key=lambda c: (c.price, c.offer.seller_id, c.condition.value))
+    return min(
+        candidates,
+        key=lambda c: (c.price, c.offer.seller_id, c.condition.value, c.offer.listing_price.amount),
+    )
 
 
 def _meets_feedback(candidate: _Candidate, action: IntelligentAction) -> bool:
