@@ -69,18 +69,22 @@ def decide(
     Raises NoPriceSource when the product has no price and MissingCurrencyRate when conversion
     is enabled without a rate for the currency pair.
     """
+    if now.tzinfo is None:
+        raise ValueError("now must be timezone-aware")
     history = history or PriceHistory()
     reader = PriceReader(product, settings)
     terms = MarketplaceTerms.of(settings, product.currency, rates)
     if price_override is not None:
         if price_override.currency != terms.currency:
             raise PricingError(f"the price override is in {price_override.currency}, not {terms.currency}")
-        pricing = RulePricing.overridden(price_override.amount, terms)
+        pricing = RulePricing.overridden(price_override.amount, reader, terms, ours)
     else:
         base = reader.read_or_price(settings.price_source_attribute)
         if base is None:
             raise NoPriceSource(product.sku, settings.price_source_attribute)
-        pricing = RulePricing.from_base(base, reader, terms, ours, market, settings.compare_landed_price)
+        pricing = RulePricing.from_base(
+            settings.price_source_attribute, base, reader, terms, ours, market, settings.compare_landed_price
+        )
         attributes = product.condition_attributes()
         for rule in in_priority_order(list(rules)):
             if not rule.applies_to(attributes, now):

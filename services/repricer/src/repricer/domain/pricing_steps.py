@@ -49,8 +49,8 @@ class RulePricing:
         amount: Decimal,
         in_marketplace_terms: bool,
         terms: MarketplaceTerms,
-        reader: PriceReader | None,
-        ours: OurListing | None,
+        reader: PriceReader,
+        ours: OurListing,
         market: MarketSnapshot | None,
         compare_landed_price: bool,
     ) -> None:
@@ -69,6 +69,7 @@ class RulePricing:
     @classmethod
     def from_base(
         cls,
+        source_attribute: str,
         base: ResolvedPrice,
         reader: PriceReader,
         terms: MarketplaceTerms,
@@ -77,12 +78,15 @@ class RulePricing:
         compare_landed_price: bool,
     ) -> RulePricing:
         pricing = cls(base.amount, False, terms, reader, ours, market, compare_landed_price)
-        pricing._note("base_price", f"price source: {base.describe()}")
+        empty = f"{source_attribute} is empty, so " if base.attribute != source_attribute else ""
+        pricing._note("base_price", f"price source: {empty}{base.describe()}")
         return pricing
 
     @classmethod
-    def overridden(cls, amount: Decimal, terms: MarketplaceTerms) -> RulePricing:
-        pricing = cls(rounded(amount, terms.currency), True, terms, None, None, None, True)
+    def overridden(
+        cls, amount: Decimal, reader: PriceReader, terms: MarketplaceTerms, ours: OurListing
+    ) -> RulePricing:
+        pricing = cls(rounded(amount, terms.currency), True, terms, reader, ours, None, True)
         pricing._note("override", "price override: price source, rules, floor and ceiling bypassed")
         return pricing
 
@@ -110,7 +114,6 @@ class RulePricing:
         self._note("rule", f"{rule.name} (priority {rule.priority}): {before} {how} = {self.amount}")
 
     def _intelligent(self, rule: PricingRule, action: IntelligentAction) -> None:
-        assert self.reader is not None and self.ours is not None
         currency = self.terms.currency
         competitor = choose_competitor(self.market, action, self.ours, currency, self.compare_landed_price)
         self.competitor = competitor
@@ -138,7 +141,6 @@ class RulePricing:
         self._note("rule", f"{rule.name} (priority {rule.priority}): intelligent repricing = {self.amount}")
 
     def _bound_value(self, bound: PriceBound, fallback_to_price: bool) -> tuple[Decimal, str] | None:
-        assert self.reader is not None
         read = self.reader.read_or_price if fallback_to_price else self.reader.read
         source = read(bound.source_attribute)
         if source is None:
@@ -162,7 +164,9 @@ class RulePricing:
             if hit:
                 self.amount, binding = limit, value
             state = "binds" if hit else "does not bind"
-            self._note(step, f"{rule.name}: {step} {described}; {state}", value, self.terms.commerce_currency)
+            terms = f" ({limit} {self.terms.currency} with conversion and VAT)" if limit != value else ""
+            detail = f"{rule.name}: {step} from {described}{terms}; {state}"
+            self._note(step, detail, value, self.terms.commerce_currency)
         if binding is not None:
             self._to_marketplace_terms(binding, "bound value")
 

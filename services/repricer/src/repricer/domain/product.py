@@ -46,7 +46,7 @@ class ResolvedPrice:
     origin: str
 
     def describe(self) -> str:
-        return f"{self.attribute} {self.amount} from {self.origin}"
+        return f"{self.attribute} {self.amount} ({self.origin})"
 
 
 class PriceReader:
