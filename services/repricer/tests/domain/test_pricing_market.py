@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from repricer_pricing_builders import OUR_SELLER, intelligent, market, offer, ours, price_of, usd
 
+from contracts.events import OfferPriceObserved
 from contracts.money import Money
 from repricer.domain import ItemCondition, MarketSnapshot, PricingError, choose_competitor
 from repricer.domain.item_condition import fallback_walk, offer_condition
@@ -70,7 +71,6 @@ def test_equal_prices_break_ties_by_seller_id() -> None:
 
 
 def test_a_snapshot_from_the_event_keeps_its_offers() -> None:
-    from contracts.events import OfferPriceObserved
     event = OfferPriceObserved.new(producer="amazon-gateway", marketplace_id="ATVPDKIKX0DER", asin="B000TEST",
                                    observed_at=market().observed_at, offers=[offer("20")])
     assert MarketSnapshot.from_event(event).offers == [offer("20")]
@@ -85,3 +85,17 @@ def test_only_our_own_offers_means_no_competitor() -> None:
 def test_an_override_in_another_currency_is_refused() -> None:
     with pytest.raises(PricingError):
         price_of({"price": "10"}, price_override=Money(amount="9", currency="EUR"))
+
+
+def test_buy_box_in_another_condition_is_scaled_by_the_variance() -> None:
+    rule = intelligent(variance_mode="apply_variance", condition_variances={"used_good": "80"})
+    decision = price_of({"price": "1"}, [rule], listing=ours(C.USED_GOOD),
+                        snapshot=market(offer("7.99", buy_box=True)))
+    assert decision.price == usd("6.39")
+
+
+def test_among_buy_box_winners_in_other_conditions_the_lowest_is_used() -> None:
+    snapshot = market(offer("30", seller="A", buy_box=True),
+                      offer("25", seller="B", buy_box=True, condition="used", sub="good"))
+    decision = price_of({"price": "1"}, [intelligent()], listing=ours(C.REFURBISHED), snapshot=snapshot)
+    assert decision.competitor.seller_id == "B"

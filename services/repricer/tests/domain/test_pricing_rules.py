@@ -8,6 +8,7 @@ import pytest
 from pydantic import ValidationError
 from repricer_pricing_builders import NOW, TODAY, in_category, price_of, product, standard, usd
 
+from conditions import AttributeCondition, Combination
 from repricer.domain import IntelligentAction, PriceBound, PricingRule, StandardAction
 
 SALE = "12"
@@ -181,3 +182,13 @@ def test_rule_type_is_a_discriminated_union() -> None:
     assert isinstance(rule.action, StandardAction) and str(rule.action.amount) == "12.5"
     with pytest.raises(ValidationError):
         PricingRule.model_validate({"name": "x", "action": {"type": "magic"}})
+
+
+def test_conditions_can_test_price_attributes_and_the_sku() -> None:
+    expensive = Combination(conditions=[AttributeCondition(attribute="price", operator=">", value="50")])
+    rule = standard("premium", "increase", "fixed", "5", priority=1, conditions=expensive)
+    assert price_of({"price": "60"}, [rule]).price == usd("65")
+    assert price_of({"price": "40"}, [rule]).price == usd("40")
+    by_sku = Combination(conditions=[AttributeCondition(attribute="sku", operator="==", value="SKU-1")])
+    assert price_of({"price": "40"}, [standard("one", "increase", "fixed", "1", priority=1,
+                                               conditions=by_sku)]).price == usd("41")
