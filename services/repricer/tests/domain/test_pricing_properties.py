@@ -50,6 +50,9 @@ def bounds(draw: st.DrawFn, attribute: str) -> PriceBound:
 def intelligent_rules(draw: st.DrawFn, with_ceiling: bool | None = None) -> PricingRule:
     adjustment = draw(st.sampled_from(["match", "increase", "decrease"]))
     has_ceiling = draw(st.booleans()) if with_ceiling is None else with_ceiling
+    variances = draw(st.one_of(st.none(), st.fixed_dictionaries(
+        {"used_good": st.integers(1, 100), "refurbished_refurbished": st.just(90)})))
+    optional = {"condition_variances": variances} if variances is not None else {}
     return PricingRule(
         name=f"intelligent {draw(st.integers(0, 999))}",
         priority=draw(st.integers(1, 6)),
@@ -57,7 +60,7 @@ def intelligent_rules(draw: st.DrawFn, with_ceiling: bool | None = None) -> Pric
             competitor_source=draw(st.sampled_from(["buy_box", "lowest"])),
             min_feedback_percent=draw(st.sampled_from([0, 80, 95])),
             variance_mode=draw(st.sampled_from(["all", "matching_only", "apply_variance"])),
-            condition_variances={"used_good": draw(st.integers(1, 100)), "refurbished_refurbished": 90},
+            **optional,
             adjustment=adjustment,
             apply_as=None if adjustment == "match" else draw(st.sampled_from(["percent", "fixed"])),
             amount=None if adjustment == "match" else draw(percents),
@@ -165,3 +168,18 @@ def test_no_send_when_nothing_changed(
     again = price_of(item, rules, store=store, snapshot=snapshot, listing=ours(condition),
                      history=PriceHistory(live_price=first.price))
     assert again.price == first.price and not again.send
+
+
+@fast
+@given(st.one_of(standard_rules(), intelligent_rules()))
+def test_a_rule_survives_a_json_round_trip_unchanged(rule: PricingRule) -> None:
+    again = PricingRule.model_validate_json(rule.model_dump_json())
+    assert again == rule
+    assert PricingRule.model_validate(rule.model_dump(mode="json")) == rule
+
+
+def test_settings_survive_a_json_round_trip_unchanged() -> None:
+    store = store_settings(vat_enabled=True, vat_percent="10.2", price_scope="website",
+                           websites=[{"code": "b", "sort_order": 2}, {"code": "a", "sort_order": 1}],
+                           business_pricing_enabled=True, business_tiers=[{"min_quantity": 5, "discount_percent": 5}])
+    assert type(store).model_validate_json(store.model_dump_json()) == store

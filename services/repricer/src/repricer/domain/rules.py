@@ -121,7 +121,7 @@ class IntelligentAction(_Rule):
                 raise ValueError("the New condition variance is fixed at 100")
             if percent < 1 or (percent > HUNDRED and not condition.is_collectible):
                 raise ValueError(f"{condition.value}: variance must be 1-100 (collectibles may exceed 100)")
-        return {ItemCondition.NEW: HUNDRED, **variances}
+        return variances
 
     @model_validator(mode="before")
     @classmethod
