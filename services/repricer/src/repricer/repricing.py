@@ -14,10 +14,19 @@ from contracts import Event, Money
 from repricer import translate
 from repricer.config import PricingConfig
 from repricer.domain import MarketSnapshot, OurListing, PricingError, decide
+from prometheus_client import Counter
+
 from servicekit.logging import get_logger
 from servicekit.metrics import MESSAGES_FAILED
 
 log = get_logger(component="repricing")
+
+PRICES_HELD = Counter(
+    "saleschannel_repricer_prices_held_total",
+    "Decisions a guard held back (price war, step limit...), by the guard's reason",
+    ["service", "reason"],
+)
+PRICES_CHANGED = Counter("saleschannel_repricer_prices_changed_total", "Prices changed and sent", ["service"])
 
 ListingKey = tuple[str, str, str]
 
@@ -82,10 +91,16 @@ async def reprice(
             continue
 
         cause = causes.get(key)
+        if decision.held:
+            reason = "price_war" if decision.held.startswith("price war") else "other"
+            PRICES_HELD.labels(translate.SERVICE, reason).inc()
+            log.warning("price_held", account_id=key[0], marketplace_id=key[1], sku=key[2], held=decision.held,
+                        competitor=decision.competitor.seller_id if decision.competitor else None)
         live = history.current()
         changed = decision.send and (live is None or live != decision.price)
         price = decision.price if changed or live is None else live
         if changed:
+            PRICES_CHANGED.labels(translate.SERVICE).inc()
             events += translate.price_events(key, row["asin"], decision, now, cause)
         competition = translate.competition(market, settings.seller_id)
         competitive = competition.as_json(_landed(price, ours, market))

@@ -122,3 +122,43 @@ async def test_offers_products_and_listings_to_prices(topics_created, database_u
     analysis = mine(competitive)[0]
     assert analysis.buy_box_landed_price == usd("25.00") and analysis.is_buy_box_winner is False
     assert missing.status_code == 404
+
+
+async def test_a_rule_change_reprices_existing_listings(topics_created, database_url) -> None:
+    run = uuid.uuid4().hex[:6]
+    account, sku = f"rule-{run}", f"R-{run}"
+    service = build(Settings(kafka_bootstrap_servers=topics_created, database_url=database_url,
+                             consumer_batch_timeout_ms=20))
+    await service.start()
+    try:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(service.asgi()), base_url="http://r") as client:
+            settings = {"kind": "ListingPriceSettings", "metadata": {"name": f"{account}-us"},
+                        "spec": {"account_id": account, "marketplace_id": MARKET, "marketplace_currency": "USD",
+                                 "seller_id": "ME"}}
+            assert (await client.post("/config:apply", json=[settings])).status_code == 200
+            await publish(topics_created, [
+                ProductChanged.new(producer="commerce-gateway", sku=sku, name="Mat", status=ProductStatus.ENABLED,
+                                   price=usd("40"), quantity=5, updated_at=T0),
+                ListingChanged.new(producer="catalog-sync", account_id=account, marketplace_id=MARKET, sku=sku,
+                                   product_sku=sku, asin=f"B1{run}", status="Active", quantity=5, price=None,
+                                   version=1, changes=[]),
+            ])
+
+            async def priced(expected: str):
+                async def check() -> bool:
+                    r = await client.get(f"/prices/{account}/{MARKET}/{sku}")
+                    return r.status_code == 200 and Decimal(r.json()["price"]["amount"]) == Decimal(expected)
+                return check
+
+            await eventually(await priced("40"), what="first price")
+            rule = {"kind": "PricingRule", "metadata": {"name": f"ten-up-{run}"},
+                    "spec": {"account_id": account, "priority": 1, "action": {
+                        "type": "standard", "direction": "increase", "apply_as": "percent", "amount": "10"}}}
+            assert (await client.post("/config:apply", json=[settings, rule])).status_code == 200
+            await eventually(await priced("44"), what="repriced after the rule change")
+            records = await read_topic(topics_created, PRICES.name, until=lambda rs: sum(
+                r.key.decode() == f"{account}|{MARKET}|{sku}" for r in rs) >= 2)
+    finally:
+        await service.stop()
+    prices = [decode(r.value) for r in records if r.key.decode() == f"{account}|{MARKET}|{sku}"]
+    assert [p.new_price.amount for p in prices] == [Decimal("40"), Decimal("44.00")]
