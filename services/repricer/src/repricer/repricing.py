@@ -67,6 +67,12 @@ async def reprice(
     keys = sorted(set(keys))
     if not keys:
         return []
+    # One decision per listing at a time: a handler and a reprice-all (or two replicas) pricing
+    # the same listing would otherwise both see the old price and both emit. Locks are taken in
+    # key order, so two batches never deadlock; the read below then sees what the other committed.
+    await conn.execute(
+        "SELECT pg_advisory_xact_lock(hashtextextended(k, 0)) FROM unnest($1::text[]) AS k ORDER BY k",
+        sorted("|".join(k) for k in keys))
     rows = await conn.fetch(_READ, [k[0] for k in keys], [k[1] for k in keys], [k[2] for k in keys])
     events: list[Event] = []
     writes: list[tuple[Any, ...]] = []
