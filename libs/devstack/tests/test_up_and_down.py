@@ -30,6 +30,7 @@ def test_up_starts_everything_seeds_the_store_and_down_stops_it(topics_created, 
             ready = httpx.get(f"http://127.0.0.1:{port + offset}/readyz", timeout=5)
             assert ready.status_code == 200, (name, ready.text)
         assert "44 Luma sample products published" in up.stdout
+        assert "applied to the repricer" in up.stdout
         pids = [int(p.read_text()) for p in (tmp_path / "pids").glob("*.pid")]
         assert len(pids) == len(SERVICES)
         assert all((tmp_path / "logs" / f"{name}.log").exists() for name in SERVICES)

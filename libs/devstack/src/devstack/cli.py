@@ -10,6 +10,7 @@ import argparse
 import asyncio
 import json
 import os
+import shutil
 import sys
 from pathlib import Path
 
@@ -45,6 +46,7 @@ def up(seed: bool) -> int:
         print(f"broker      tansu (embedded, in memory) at {bootstrap}  pid {proc.pid}")
     else:
         print(f"broker      {bootstrap} (KAFKA_BOOTSTRAP_SERVERS)")
+        state["external_broker"] = "1"
 
     database_url = os.environ.get("DATABASE_URL")
     if not database_url:
@@ -76,6 +78,9 @@ def up(seed: bool) -> int:
         print(f"  {name:<17} http://127.0.0.1:{port + PORT_OFFSET}")
     print(f"\nlogs        {sup.log_dir}/<name>.log")
     if seed:
+        if demo.DEMO_PRICING.exists():
+            docs = demo.apply_demo_pricing(f"http://127.0.0.1:{SERVICES['repricer'][1] + PORT_OFFSET}")
+            print(f"pricing     {docs} resources from {demo.DEMO_PRICING} applied to the repricer")
         n = asyncio.run(demo.seed(bootstrap))
         print(f"demo store  {n} Luma sample products published; listings appear at "
               f"http://127.0.0.1:{SERVICES['reporting'][1] + PORT_OFFSET}/listings")
@@ -90,6 +95,10 @@ def down() -> int:
     if pgdata := state.get("pgdata"):
         infra.stop_embedded_postgres(Path(pgdata))
         stopped.append("postgresql")
+        if not state.get("external_broker"):
+            # The embedded broker kept every message in memory and they are gone: a database
+            # left behind would hold inboxes, outboxes and read models of a history no topic has.
+            shutil.rmtree(pgdata, ignore_errors=True)
     if _state_path().exists():
         _state_path().unlink()
     print("stopped: " + (", ".join(stopped) if stopped else "nothing was running"))

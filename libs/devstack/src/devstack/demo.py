@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from decimal import Decimal
 from importlib import resources
+from pathlib import Path
 
 from aiokafka import AIOKafkaProducer
 
@@ -49,3 +50,17 @@ async def seed(bootstrap: str) -> int:
         return len(futures)
     finally:
         await producer.stop()
+
+
+DEMO_PRICING = Path("services/repricer/examples/pricing.yaml")
+
+
+def apply_demo_pricing(repricer_url: str) -> int:
+    """The demo store's listing price settings and rules, applied over the repricer's API."""
+    import httpx
+    import yaml
+
+    documents = list(yaml.safe_load_all(DEMO_PRICING.read_text()))
+    response = httpx.post(f"{repricer_url}/config:apply", json=documents, timeout=30)
+    response.raise_for_status()
+    return len(documents)

@@ -156,11 +156,16 @@ class Service(Generic[S]):
                     parts: set[TopicPartition] = consumer.assignment()
                     if not parts:
                         continue
-                    ends = await consumer.end_offsets(list(parts))
+                    # The high watermark the last fetch reported; Tansu's ListOffsets answers
+                    # wrong end offsets, so asking the broker is the fallback only.
+                    highwater = {tp: consumer.highwater(tp) for tp in parts}
+                    unknown = [tp for tp, end in highwater.items() if end is None]
+                    if unknown:
+                        highwater.update(await consumer.end_offsets(unknown))
                     for tp in parts:
                         position = await consumer.position(tp)
                         metrics.CONSUMER_LAG.labels(self.name, tp.topic, str(tp.partition)).set(
-                            max(0, ends[tp] - position)
+                            max(0, highwater[tp] - position)
                         )
                 except Exception as exc:  # lag is advisory; never stop the service for it
                     log.debug("lag_unavailable", error=repr(exc))
