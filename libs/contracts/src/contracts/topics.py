@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from contracts import events as ev
 from contracts.envelope import Event
@@ -41,7 +42,7 @@ class Topic:
     def dlq(self) -> str:
         return f"{self.name}.dlq"
 
-    @property
+    @cached_property
     def event_type_names(self) -> frozenset[str]:
         return frozenset(t.__name__ for t in self.event_types)
 

@@ -28,6 +28,11 @@ S = TypeVar("S", bound=ServiceSettings)
 log = get_logger(component="service")
 
 
+async def _raw_records(message: Any) -> None:
+    """The handler reads the raw records; spare FastStream decoding every value as JSON."""
+    return None
+
+
 class Service(Generic[S]):
     """One deployable: declare subscriptions and routes, then `run()`."""
 
@@ -136,6 +141,7 @@ class Service(Generic[S]):
             max_records=s.consumer_max_records, batch_timeout_ms=s.consumer_batch_timeout_ms,
             fetch_max_wait_ms=s.consumer_fetch_max_wait_ms,
             ack_policy=AckPolicy.NACK_ON_ERROR, auto_offset_reset="earliest",
+            decoder=_raw_records,
         )
         async def consume(message: KafkaMessage) -> None:
             records = message.raw_message

@@ -44,7 +44,8 @@ async def on_offers(tx: Tx, events: list[OfferPriceObserved], config: ConfigSour
         [k[0] for k in fresh], [k[1] for k in fresh])
     keys: list[ListingKey] = [(r["account_id"], r["marketplace_id"], r["sku"]) for r in rows]
     causes = {key: newest[(key[1], r["asin"])] for key, r in zip(keys, rows, strict=True)}
-    for event in await reprice(tx.conn, config(), keys, datetime.now(UTC), causes):
+    markets = {k: translate.market_of(newest[k]) for k in fresh}
+    for event in await reprice(tx.conn, config(), keys, datetime.now(UTC), causes, markets):
         tx.emit(event)
 
 

@@ -41,7 +41,7 @@ JOIN unnest($1::text[], $2::text[], $3::text[]) AS k(a, m, s)
   ON l.account_id = k.a AND l.marketplace_id = k.m AND l.sku = k.s
 LEFT JOIN products p ON p.sku = l.product_sku
 LEFT JOIN prices pr ON pr.account_id = l.account_id AND pr.marketplace_id = l.marketplace_id AND pr.sku = l.sku
-LEFT JOIN offers o ON o.marketplace_id = l.marketplace_id AND o.asin = l.asin
+LEFT JOIN offers o ON $4 AND o.marketplace_id = l.marketplace_id AND o.asin = l.asin
 ORDER BY l.account_id, l.marketplace_id, l.sku
 """
 
@@ -61,9 +61,12 @@ NOT_PRICED = {"Ineligible", "Manually Ended"}
 async def reprice(
     conn: asyncpg.Connection, config: PricingConfig, keys: Iterable[ListingKey], now: datetime,
     causes: Mapping[ListingKey, Event] | None = None,
+    markets: Mapping[tuple[str, str], MarketSnapshot] | None = None,
 ) -> list[Event]:
     """Decide the price of each listing; return the events to emit. A listing without a product,
-    settings or a price source is skipped with a log line; it is priced once those arrive."""
+    settings or a price source is skipped with a log line; it is priced once those arrive.
+    `markets` gives the offer sets in hand (all that matter for these listings), sparing reading
+    and parsing the stored ones."""
     keys = sorted(set(keys))
     if not keys:
         return []
@@ -73,7 +76,8 @@ async def reprice(
     await conn.execute(
         "SELECT pg_advisory_xact_lock(hashtextextended(k, 0)) FROM unnest($1::text[]) AS k ORDER BY k",
         sorted("|".join(k) for k in keys))
-    rows = await conn.fetch(_READ, [k[0] for k in keys], [k[1] for k in keys], [k[2] for k in keys])
+    rows = await conn.fetch(_READ, [k[0] for k in keys], [k[1] for k in keys], [k[2] for k in keys],
+                            markets is None)
     events: list[Event] = []
     writes: list[tuple[Any, ...]] = []
     causes = causes or {}
@@ -85,7 +89,8 @@ async def reprice(
         product = translate.product_prices(
             row["product_sku"], row["product_currency"], row["product_price"],
             json.loads(row["attributes"]), json.loads(row["website_attributes"]))
-        market: MarketSnapshot | None = translate.market_from_json(row["snapshot"])
+        market: MarketSnapshot | None = (
+            markets.get((key[1], row["asin"])) if markets is not None else translate.market_from_json(row["snapshot"]))
         history = translate.history_from_json(row["live_price"], row["live_currency"], row["history"])
         ours = OurListing(seller_id=settings.seller_id, condition=translate.our_condition(row["condition"]))
         try:

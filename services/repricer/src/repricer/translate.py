@@ -13,7 +13,6 @@ from contracts.events import (
     CompetitivePriceObserved,
     ListingUpdateKind,
     ListingUpdateRequested,
-    Offer,
     OfferPriceObserved,
     PriceChanged,
     ProductChanged,
@@ -72,16 +71,15 @@ def our_condition(text: str | None) -> ItemCondition:
 
 
 def snapshot_json(e: OfferPriceObserved) -> str:
-    return json.dumps({"observed_at": e.observed_at.isoformat(),
-                       "offers": [o.model_dump(mode="json") for o in e.offers]})
+    return e.model_dump_json(include={"observed_at", "offers"})
+
+
+def market_of(e: OfferPriceObserved) -> MarketSnapshot:
+    return MarketSnapshot(offers=e.offers, observed_at=e.observed_at)
 
 
 def market_from_json(text: str | None) -> MarketSnapshot | None:
-    if not text:
-        return None
-    data = json.loads(text)
-    return MarketSnapshot(offers=[Offer.model_validate(o) for o in data["offers"]],
-                          observed_at=data["observed_at"])
+    return MarketSnapshot.model_validate_json(text) if text else None
 
 
 def history_from_json(price: Decimal | None, currency: str | None, text: str | None) -> PriceHistory:
