@@ -9,13 +9,12 @@ from datetime import datetime
 from typing import Any
 
 import asyncpg
+from prometheus_client import Counter
 
 from contracts import Event, Money
 from repricer import translate
 from repricer.config import PricingConfig
 from repricer.domain import MarketSnapshot, OurListing, PricingError, decide
-from prometheus_client import Counter
-
 from servicekit.logging import get_logger
 from servicekit.metrics import MESSAGES_FAILED
 

@@ -13,6 +13,7 @@ from contracts.events import (
     CompetitivePriceObserved,
     ListingUpdateKind,
     ListingUpdateRequested,
+    Offer,
     OfferPriceObserved,
     PriceChanged,
     ProductChanged,
