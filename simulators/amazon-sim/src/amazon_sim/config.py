@@ -1,0 +1,42 @@
+"""Simulator configuration: seller accounts and timings."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+
+from amazon_sim.marketplaces import MARKETPLACES
+
+
+class Account(BaseModel):
+    """One selling partner authorization: the LWA app credentials plus the seller's refresh token."""
+
+    client_id: str
+    client_secret: str
+    refresh_token: str
+    seller_id: str
+    marketplaces: list[str] = Field(default_factory=lambda: ["ATVPDKIKX0DER"])
+    store_name: str = "Simulated Store"
+
+    def model_post_init(self, _context: object) -> None:
+        unknown = [m for m in self.marketplaces if m not in MARKETPLACES]
+        if unknown:
+            raise ValueError(f"unknown marketplace ids: {unknown}")
+
+
+DEFAULT_ACCOUNT = Account(
+    client_id="amzn1.application-oa2-client.sim",
+    client_secret="sim-secret",
+    refresh_token="Atzr|sim-refresh-token",
+    seller_id="A1SIMSELLER0001",
+    marketplaces=["ATVPDKIKX0DER"],
+)
+
+
+class SimConfig(BaseModel):
+    accounts: list[Account] = Field(default_factory=lambda: [DEFAULT_ACCOUNT.model_copy()])
+    token_ttl_seconds: int = 3600
+    # A feed waits this long IN_QUEUE, then this long IN_PROGRESS, then is applied and DONE.
+    feed_queue_seconds: float = 0.5
+    feed_processing_seconds: float = 0.5
+    rate_limits_enabled: bool = True
+    seed: int | None = None
