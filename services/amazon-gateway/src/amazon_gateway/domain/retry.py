@@ -48,7 +48,7 @@ class RetryPolicy:
         """Full jitter: uniform in [0, min(max_delay, base_delay * 2**(attempt-1))] after attempt `attempt`."""
         if attempt < 1:
             raise ValueError("attempt counts from 1")
-        ceiling = min(self.max_delay, self.base_delay * 2.0 ** min(attempt - 1, 1024))
+        ceiling = min(self.max_delay, self.base_delay * 2.0 ** min(attempt - 1, 64))
         return rng.uniform(0.0, ceiling)
 
     def next_delay(
