@@ -1,8 +1,6 @@
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from contracts.events import ListingUpdateKind, ListingUpdateRequested
-from contracts.money import Money
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -13,6 +11,8 @@ from amazon_gateway.domain.coalesce import (
     QUANTITY,
     ListingUpdateCoalescer,
 )
+from contracts.events import ListingUpdateKind, ListingUpdateRequested
+from contracts.money import Money
 
 T0 = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 

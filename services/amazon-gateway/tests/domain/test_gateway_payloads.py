@@ -1,0 +1,220 @@
+import json
+from datetime import UTC, datetime, timedelta
+from functools import cache
+from pathlib import Path
+
+import pytest
+from jsonschema import Draft7Validator
+
+from amazon_gateway.domain.coalesce import ListingUpdateCoalescer, PendingUpdate
+from amazon_gateway.domain.payloads import (
+    MissingValue,
+    attribute_number,
+    feed_document,
+    feed_outcomes,
+    listings_money,
+    parse_processing_report,
+    patch_request,
+    put_request,
+    submission_outcome,
+    verify_applied,
+)
+from contracts.events import ListingUpdateKind, ListingUpdateRequested
+from contracts.money import Money
+
+MODELS = Path("/work/shared/amazon-models")
+LISTINGS_MODEL = MODELS / "models/listings-items-api-model/listingsItems_2021-08-01.json"
+FEEDS = MODELS / "schemas/feeds"
+T0 = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
+MARKETPLACE = "A1PA6795UKMFR9"
+
+pytestmark = pytest.mark.skipif(not MODELS.exists(), reason="Amazon models not available")
+
+
+@cache
+def listings_validator(definition):
+    model = json.loads(LISTINGS_MODEL.read_text())
+    return Draft7Validator({"$ref": f"#/definitions/{definition}", "definitions": model["definitions"]})
+
+
+@cache
+def feed_validator():
+    return Draft7Validator(json.loads((FEEDS / "listings-feed-schema-v2.json").read_text()))
+
+
+def request(sku="SKU-1", kind=ListingUpdateKind.PRICE, at=0, **fields):
+    return ListingUpdateRequested.new(
+        producer="catalog-sync",
+        account_id="acct",
+        marketplace_id=MARKETPLACE,
+        sku=sku,
+        kind=kind,
+        requested_at=T0 + timedelta(seconds=at),
+        **fields,
+    )
+
+
+def coalesced(*requests) -> list[PendingUpdate]:
+    c = ListingUpdateCoalescer()
+    c.add_all(requests)
+    return c.drain()
+
+
+def eur(amount):
+    return Money(amount=amount, currency="EUR")
+
+
+def test_price_and_quantity_patch_body():
+    [update] = coalesced(
+        request(price=eur("19.99")),
+        request(kind=ListingUpdateKind.QUANTITY, quantity=7, handling_time_days=2),
+    )
+    body = patch_request(update)
+    listings_validator("ListingsItemPatchRequest").validate(body)
+    assert body == {
+        "productType": "PRODUCT",
+        "patches": [
+            {
+                "op": "replace",
+                "path": "/attributes/purchasable_offer",
+                "value": [
+                    {"marketplace_id": MARKETPLACE, "currency": "EUR", "our_price": [{"schedule": [{"value_with_tax": 19.99}]}]}
+                ],
+            },
+            {
+                "op": "replace",
+                "path": "/attributes/fulfillment_availability",
+                "value": [{"fulfillment_channel_code": "DEFAULT", "quantity": 7, "lead_time_to_ship_max_days": 2}],
+            },
+        ],
+    }
+    assert '"value_with_tax": 19.99' in json.dumps(body)
+
+
+def test_the_named_product_type_is_used():
+    [update] = coalesced(request(price=eur("5"), product_type="LUGGAGE"))
+    assert patch_request(update)["productType"] == "LUGGAGE"
+
+
+def test_put_body_for_a_new_listing():
+    [update] = coalesced(
+        request(kind=ListingUpdateKind.CREATE, product_type="LUGGAGE", attributes={"item_name": "Case"}, price=eur("30"), quantity=3),
+    )
+    body = put_request(update)
+    listings_validator("ListingsItemPutRequest").validate(body)
+    assert set(body["attributes"]) == {"item_name", "purchasable_offer", "fulfillment_availability"}
+
+
+def test_a_new_listing_needs_a_product_type():
+    [update] = coalesced(request(kind=ListingUpdateKind.CREATE))
+    with pytest.raises(MissingValue):
+        put_request(update)
+
+
+def test_attribute_numbers_round_to_the_minor_unit():
+    assert attribute_number(eur("10.005")) == 10.01
+    assert attribute_number(Money(amount="1999.5", currency="JPY")) == 2000
+    assert isinstance(attribute_number(eur("12.00")), int)
+    assert attribute_number(Money(amount="1.2345", currency="KWD")) == 1.235
+
+
+def test_listings_money_is_a_decimal_string():
+    assert listings_money(eur("19.9")) == {"currencyCode": "EUR", "amount": "19.90"}
+    listings_validator("Money").validate(listings_money(eur("19.9")))
+
+
+def test_feed_document_validates_and_maps_messages_to_requests():
+    updates = coalesced(
+        request("P", price=eur("12.50")),
+        request("Q", kind=ListingUpdateKind.QUANTITY, quantity=0),
+        request("N", kind=ListingUpdateKind.CREATE, product_type="LUGGAGE", attributes={"item_name": "x"}),
+        request("D", kind=ListingUpdateKind.DELETE),
+        request("A", kind=ListingUpdateKind.ATTRIBUTES, attributes={"bullet_point": "Strong"}),
+    )
+    doc = feed_document("A2SELLER", updates, issue_locale="de_DE")
+    feed_validator().validate(doc.document)
+    messages = doc.document["messages"]
+    assert doc.document["header"] == {"sellerId": "A2SELLER", "version": "2.0", "issueLocale": "de_DE"}
+    assert [(m["messageId"], m["sku"], m["operationType"]) for m in messages] == [
+        (1, "P", "PATCH"),
+        (2, "Q", "PATCH"),
+        (3, "N", "UPDATE"),
+        (4, "D", "DELETE"),
+        (5, "A", "PATCH"),
+    ]
+    assert doc.updates_by_message[4].sku == "D"
+
+
+def test_feed_document_size_limits():
+    with pytest.raises(ValueError):
+        feed_document("S", [])
+
+
+def test_the_example_processing_report_parses():
+    report = json.loads((FEEDS / "listings-feed-processing-report-schema-v2.example.json").read_text())
+    parsed = parse_processing_report(report)
+    assert parsed.feed_id == "1234567890"
+    assert parsed.by_sku["My-SKU-B"].accepted is False
+    assert [i.code for i in parsed.by_sku["My-SKU-B"].issues] == ["90220", "90220"]
+    assert parsed.by_sku["My-SKU-C"].issues[0].attribute_names == ["purchasable_offer.our_price"]
+    assert parsed.by_message[5].accepted is False
+    assert parsed.feed_issues == []
+
+
+def test_feed_outcomes_per_request():
+    price_a, price_b, qty_b = request("A", price=eur("1")), request("B", price=eur("2")), request("B", kind=ListingUpdateKind.QUANTITY, quantity=1)
+    doc = feed_document("S", coalesced(price_a, price_b, qty_b))
+    report = {
+        "header": {"sellerId": "S", "version": "2.0", "feedId": "F1"},
+        "issues": [{"messageId": 2, "sku": "B", "code": "8541", "severity": "ERROR", "message": "conflict"}],
+        "summary": {"errors": 1, "warnings": 0, "messagesProcessed": 2, "messagesAccepted": 1, "messagesInvalid": 1},
+    }
+    outcomes = feed_outcomes(doc, report)
+    assert outcomes[price_a.event_id].accepted is True
+    assert outcomes[price_b.event_id].accepted is outcomes[qty_b.event_id].accepted is False
+    assert outcomes[qty_b.event_id].issues[0].code == "8541"
+    assert outcomes[price_a.event_id].submission_id == "F1"
+
+
+def test_a_feed_level_error_rejects_every_message():
+    doc = feed_document("S", coalesced(request("A", price=eur("1"))))
+    report = {"header": {"feedId": "F"}, "issues": [{"severity": "ERROR", "message": "malformed feed", "code": "4000001"}]}
+    assert all(not o.accepted for o in feed_outcomes(doc, report).values())
+
+
+def test_submission_outcome():
+    accepted = submission_outcome({"sku": "A", "status": "ACCEPTED", "submissionId": "s1", "issues": []})
+    assert accepted.accepted and accepted.submission_id == "s1"
+    invalid = submission_outcome(
+        {"sku": "A", "status": "INVALID", "submissionId": "s2", "issues": [{"code": "90220", "message": "m", "severity": "ERROR", "attributeNames": ["x"]}]}
+    )
+    assert not invalid.accepted and invalid.issues[0].attribute_names == ["x"]
+
+
+def observed(price="19.99", quantity=7):
+    return {
+        "sku": "SKU-1",
+        "summaries": [
+            {
+                "marketplaceId": MARKETPLACE,
+                "asin": "B0",
+                "productType": "LUGGAGE",
+                "status": ["BUYABLE"],
+                "createdDate": "2026-01-01T00:00:00Z",
+                "lastUpdatedDate": "2026-11-26T12:00:00Z",
+            }
+        ],
+        "offers": [{"marketplaceId": MARKETPLACE, "offerType": "B2C", "price": {"currencyCode": "EUR", "amount": price}}],
+        "fulfillmentAvailability": [{"fulfillmentChannelCode": "DEFAULT", "quantity": quantity}],
+    }
+
+
+def test_verify_applied_returns_what_amazon_did_not_apply():
+    price, qty = request(price=eur("19.99")), request(kind=ListingUpdateKind.QUANTITY, quantity=7)
+    listings_validator("Item").validate(observed())
+    assert verify_applied([price, qty], observed()) == []
+    assert verify_applied([price, qty], observed(price="19.9900")) == []
+    assert verify_applied([price, qty], observed(price="21.00")) == [price]
+    assert verify_applied([price, qty], observed(quantity=3)) == [qty]
+    assert verify_applied([price, qty], None) == [price, qty]
+    assert verify_applied([price, qty], {"sku": "SKU-1"}) == [price, qty]
