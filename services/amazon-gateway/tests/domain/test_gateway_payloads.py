@@ -4,6 +4,8 @@ from functools import cache
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from jsonschema import Draft7Validator
 
 from amazon_gateway.domain.coalesce import ListingUpdateCoalescer, PendingUpdate
@@ -22,24 +24,35 @@ from amazon_gateway.domain.payloads import (
 from contracts.events import ListingUpdateKind, ListingUpdateRequested
 from contracts.money import Money
 
-MODELS = Path("/work/shared/amazon-models")
-LISTINGS_MODEL = MODELS / "models/listings-items-api-model/listingsItems_2021-08-01.json"
-FEEDS = MODELS / "schemas/feeds"
+HERE = Path(__file__).parent
+# Amazon's published models: the copy vendored with the simulator, else the steering repo's.
+MODEL_DIRS = (
+    HERE.parents[3] / "simulators/amazon-sim/src/amazon_sim/amazon_models",
+    Path("/work/shared/amazon-models/models/listings-items-api-model"),
+    Path("/work/shared/amazon-models/schemas/feeds"),
+)
+# Amazon's example processing report (Apache-2.0, like the vendored models).
+REPORT_EXAMPLE = HERE / "listings-feed-processing-report-v2.example.json"
 T0 = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 MARKETPLACE = "A1PA6795UKMFR9"
 
-pytestmark = pytest.mark.skipif(not MODELS.exists(), reason="Amazon models not available")
+
+def model(name):
+    for directory in MODEL_DIRS:
+        if (directory / name).exists():
+            return json.loads((directory / name).read_text())
+    pytest.skip(f"{name} not available")
 
 
 @cache
 def listings_validator(definition):
-    model = json.loads(LISTINGS_MODEL.read_text())
-    return Draft7Validator({"$ref": f"#/definitions/{definition}", "definitions": model["definitions"]})
+    definitions = model("listingsItems_2021-08-01.json")["definitions"]
+    return Draft7Validator({"$ref": f"#/definitions/{definition}", "definitions": definitions})
 
 
 @cache
 def feed_validator():
-    return Draft7Validator(json.loads((FEEDS / "listings-feed-schema-v2.json").read_text()))
+    return Draft7Validator(model("listings-feed-schema-v2.json"))
 
 
 def request(sku="SKU-1", kind=ListingUpdateKind.PRICE, at=0, **fields):
@@ -151,7 +164,8 @@ def test_feed_document_size_limits():
 
 
 def test_the_example_processing_report_parses():
-    report = json.loads((FEEDS / "listings-feed-processing-report-schema-v2.example.json").read_text())
+    report = json.loads(REPORT_EXAMPLE.read_text())
+    Draft7Validator(model("listings-feed-processing-report-schema-v2.json")).validate(report)
     parsed = parse_processing_report(report)
     assert parsed.feed_id == "1234567890"
     assert parsed.by_sku["My-SKU-B"].accepted is False
@@ -218,3 +232,42 @@ def test_verify_applied_returns_what_amazon_did_not_apply():
     assert verify_applied([price, qty], observed(quantity=3)) == [qty]
     assert verify_applied([price, qty], None) == [price, qty]
     assert verify_applied([price, qty], {"sku": "SKU-1"}) == [price, qty]
+
+
+prices = st.decimals(min_value="0.01", max_value="99999.99", places=2).map(lambda d: Money(amount=str(d), currency="EUR"))
+any_request = st.one_of(
+    st.builds(lambda sku, p, at: request(sku, price=p, at=at), st.sampled_from("ABC"), prices, st.integers(0, 100)),
+    st.builds(
+        lambda sku, q, h, at: request(sku, ListingUpdateKind.QUANTITY, at, quantity=q, handling_time_days=h),
+        st.sampled_from("ABC"),
+        st.integers(0, 10_000),
+        st.none() | st.integers(0, 30),
+        st.integers(0, 100),
+    ),
+    st.builds(
+        lambda sku, attrs, at: request(sku, ListingUpdateKind.ATTRIBUTES, at, attributes=attrs),
+        st.sampled_from("ABC"),
+        st.dictionaries(st.sampled_from(["item_name", "brand", "bullet_point"]), st.text(min_size=1, max_size=20), min_size=1),
+        st.integers(0, 100),
+    ),
+    st.builds(lambda sku, at: request(sku, ListingUpdateKind.DELETE, at), st.sampled_from("ABC"), st.integers(0, 100)),
+    st.builds(
+        lambda sku, at: request(sku, ListingUpdateKind.CREATE, at, product_type="LUGGAGE", attributes={"item_name": "x"}),
+        st.sampled_from("ABC"),
+        st.integers(0, 100),
+    ),
+)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(any_request, min_size=1, max_size=12))
+def test_whatever_is_coalesced_builds_schema_valid_bodies(requests):
+    updates = coalesced(*requests)
+    feed_validator().validate(feed_document("S", updates).document)
+    for update in updates:
+        if update.lifecycle is ListingUpdateKind.CREATE:
+            listings_validator("ListingsItemPutRequest").validate(put_request(update))
+        elif update.lifecycle is None:
+            body = patch_request(update)
+            listings_validator("ListingsItemPatchRequest").validate(body)
+            json.loads(json.dumps(body))

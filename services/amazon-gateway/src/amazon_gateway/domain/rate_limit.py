@@ -77,8 +77,9 @@ class TokenBucket:
         return self._burst
 
     def _refill(self, now: float) -> None:
-        if self._updated_at is None or now < self._updated_at:
-            self._updated_at = now if self._updated_at is None else self._updated_at
+        if self._updated_at is None:
+            self._updated_at = now
+        if now <= self._updated_at:
             return
         self._tokens = min(float(self._burst), self._tokens + (now - self._updated_at) * self._rate)
         self._updated_at = now
