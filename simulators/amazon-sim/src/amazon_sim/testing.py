@@ -1,0 +1,49 @@
+"""Helpers for tests against the simulator: schema checks of responses and a logged-in client."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+from amazon_sim import schemas
+from amazon_sim.config import Account
+
+SELLER = "A1SIMSELLER0001"
+US = "ATVPDKIKX0DER"
+DE = "A1PA6795UKMFR9"
+ACCOUNT = Account(client_id="app-1", client_secret="secret-1", refresh_token="Atzr|one", seller_id=SELLER,
+                  marketplaces=[US, DE])
+OTHER = Account(client_id="app-1", client_secret="secret-1", refresh_token="Atzr|two", seller_id="A2OTHERSELLER",
+                marketplaces=[US])
+
+
+def check(model: str, operation: str, response: httpx.Response) -> Any:
+    """Assert that the body validates against the schema the model declares for this operation and status."""
+    body = response.json()
+    validator = schemas.response_validator(model, operation, response.status_code)
+    problems = [f"{'/'.join(map(str, e.absolute_path))}: {e.message}" for e in validator.iter_errors(body)]
+    assert not problems, (operation, response.status_code, problems, body)
+    assert response.headers["x-amzn-RequestId"]
+    assert response.headers["x-amzn-RateLimit-Limit"]
+    return body
+
+
+class Sim:
+    def __init__(self, client: httpx.AsyncClient) -> None:
+        self.client = client
+        self.headers: dict[str, str] = {}
+
+    async def login(self, refresh_token: str = "Atzr|one") -> str:
+        r = await self.client.post("/auth/o2/token", data={
+            "grant_type": "refresh_token", "refresh_token": refresh_token, "client_id": "app-1",
+            "client_secret": "secret-1"})
+        assert r.status_code == 200, r.text
+        self.headers = {"x-amz-access-token": r.json()["access_token"]}
+        return r.json()["access_token"]
+
+    async def call(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        return await self.client.request(method, path, headers={**self.headers, **kwargs.pop("headers", {})},
+                                         **kwargs)
+
+
