@@ -190,6 +190,14 @@ def test_feed_outcomes_per_request():
     assert outcomes[price_a.event_id].submission_id == "F1"
 
 
+def test_an_issue_naming_only_the_sku_reaches_its_message():
+    doc = feed_document("S", coalesced(request("A", price=eur("1")), request("B", price=eur("2"))))
+    report = {"header": {"feedId": "F"}, "issues": [{"sku": "B", "severity": "ERROR", "message": "no such SKU"}]}
+    parsed = parse_processing_report(report, doc)
+    assert (parsed.by_message[1].accepted, parsed.by_message[2].accepted) == (True, False)
+    assert parsed.by_sku["B"].issues[0].code == "unknown"
+
+
 def test_a_feed_level_error_rejects_every_message():
     doc = feed_document("S", coalesced(request("A", price=eur("1"))))
     report = {"header": {"feedId": "F"}, "issues": [{"severity": "ERROR", "message": "malformed feed", "code": "4000001"}]}

@@ -221,12 +221,18 @@ def parse_processing_report(report: Mapping[str, Any], submitted: FeedDocument |
         for i, sku in sku_of.items():
             per_message.setdefault(i, [])
             per_sku.setdefault(sku, [])
+    messages_of: dict[str, list[int]] = {}
+    for i, sku in sku_of.items():
+        messages_of.setdefault(sku, []).append(i)
     for raw in report.get("issues") or []:
         issue = _issue(raw)
         message_id = raw.get("messageId")
         sku = raw.get("sku") or (sku_of.get(message_id) if isinstance(message_id, int) else None)
         if isinstance(message_id, int):
             per_message.setdefault(message_id, []).append(issue)
+        elif sku:
+            for i in messages_of.get(sku, []):
+                per_message[i].append(issue)
         if sku:
             per_sku.setdefault(sku, []).append(issue)
         if not isinstance(message_id, int) and not sku:
