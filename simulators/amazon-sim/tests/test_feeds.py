@@ -134,3 +134,29 @@ async def test_cancel_feed_while_queued(sim: Sim) -> None:
     assert feed["processingStatus"] == "CANCELLED"
     r = await sim.call("DELETE", f"/feeds/2021-06-30/feeds/{feed_id}")
     assert r.status_code == 400
+
+
+async def test_feed_updates_can_be_accepted_but_not_applied(sim: Sim) -> None:
+    await sim.client.put(f"/_sim/listings/{SELLER}/F-QTY", json={"productType": "HOME", "attributes": {
+        "fulfillment_availability": [{"fulfillment_channel_code": "DEFAULT", "quantity": 1}]}})
+    await sim.client.post("/_sim/faults", json={"seed": 5, "drop_update_rate": 1.0, "operations": ["createFeed"]})
+    doc = feed_document()
+    doc["messages"] = [doc["messages"][1]]
+    feed_id = await submit(sim, json.dumps(doc).encode())
+    await sim.client.post("/_sim/feeds/process")
+    feed = check(F, "getFeed", await sim.call("GET", f"/feeds/2021-06-30/feeds/{feed_id}"))
+    report = await report_of(sim, feed)
+    assert report["summary"]["messagesAccepted"] == 1
+    assert (await sim.client.get(f"/_sim/listings/{SELLER}/F-QTY")).json()["quantity"] == 1
+
+
+async def test_get_feeds_pages_with_next_token_alone(sim: Sim) -> None:
+    ids = [await submit(sim, b"{}") for _ in range(3)]
+    params = {"feedTypes": "JSON_LISTINGS_FEED", "pageSize": "2"}
+    body = check(F, "getFeeds", await sim.call("GET", "/feeds/2021-06-30/feeds", params=params))
+    assert len(body["feeds"]) == 2 and body["nextToken"]
+    r = await sim.call("GET", "/feeds/2021-06-30/feeds", params={**params, "nextToken": body["nextToken"]})
+    assert r.status_code == 400
+    check(F, "getFeeds", r)
+    rest = check(F, "getFeeds", await sim.call("GET", "/feeds/2021-06-30/feeds", params={"nextToken": body["nextToken"]}))
+    assert sorted(f["feedId"] for f in body["feeds"] + rest["feeds"]) == sorted(ids) and "nextToken" not in rest

@@ -140,3 +140,20 @@ async def test_search_filters_sorts_and_pages(sim: Sim) -> None:
     check(L, "searchListingsItems", r)
     r = await sim.call("GET", BASE, params={"marketplaceIds": US, "pageSize": "21"})
     assert r.status_code == 400
+
+
+async def test_put_validation_preview_and_listing_rate_limit(sim: Sim) -> None:
+    body = check(L, "putListingsItem", await put(sim, "PRE", mode="VALIDATION_PREVIEW"))
+    assert body["status"] == "VALID"
+    assert (await sim.client.get(f"/_sim/listings/{SELLER}/PRE")).status_code == 404
+    await put(sim, "LIM")
+    codes = [(await sim.call("PATCH", f"{BASE}/LIM", params={"marketplaceIds": US}, json=qty_patch(i))).status_code
+             for i in range(6)]
+    assert codes == [200] * 5 + [429]  # patchListingsItem: 5 rps, burst 5
+    r = await sim.call("PATCH", f"{BASE}/LIM", params={"marketplaceIds": US}, json=qty_patch(1))
+    assert r.headers["x-amzn-RateLimit-Limit"] == "5"
+    assert check(L, "patchListingsItem", r)["errors"][0]["code"] == "QuotaExceeded"
+    await sim.client.post("/_sim/clock/advance", json={"seconds": 0.2})  # one token back
+    r = await sim.call("PATCH", f"{BASE}/LIM", params={"marketplaceIds": US}, json=qty_patch(2))
+    assert r.status_code == 200
+    assert (await sim.client.get(f"/_sim/listings/{SELLER}/LIM")).json()["quantity"] == 2

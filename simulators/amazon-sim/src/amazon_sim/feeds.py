@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from amazon_sim import schemas
-from amazon_sim.listings import INCLUDED_DATA, ListingStore, iso
+from amazon_sim.listings import INCLUDED_DATA, OFFER_ATTRIBUTES, ListingStore, iso
 
 
 @dataclass
@@ -129,7 +129,9 @@ class FeedStore:
                 issues.append(entry)
                 continue
             op = message["operationType"]
-            drop = self.drop_update()
+            changed = set(message.get("attributes") or {}) | {
+                str(p.get("path", "")).strip("/").split("/")[-1] for p in message.get("patches") or []}
+            drop = op != "DELETE" and bool(changed & set(OFFER_ATTRIBUTES)) and self.drop_update()
             if op == "DELETE":
                 self.listings.delete(feed.seller_id, sku)
                 found = []
