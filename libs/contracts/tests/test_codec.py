@@ -51,10 +51,11 @@ def _wire(**changes: object) -> bytes:
     return json.dumps(data).encode()
 
 
-def test_each_missing_envelope_field_is_named() -> None:
-    for field in ("event_id", "producer", "occurred_at", "correlation_id", "schema_version"):
+@pytest.mark.parametrize("expected", [None, {"ProductChanged"}], ids=["any type", "the topic's one type"])
+def test_each_missing_envelope_field_is_named(expected: set[str] | None) -> None:
+    for field in ("event_id", "event_type", "producer", "occurred_at", "correlation_id", "schema_version"):
         with pytest.raises(InvalidEvent) as err:
-            decode(_wire(**{field: None}))
+            decode(_wire(**{field: None}), expected)
         assert err.value.kind == "envelope" and field in err.value.reason
 
 

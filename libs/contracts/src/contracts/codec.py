@@ -14,6 +14,9 @@ ENVELOPE_FIELDS = ("event_id", "event_type", "schema_version", "occurred_at", "p
                    "correlation_id")
 
 
+_ENVELOPE = frozenset(ENVELOPE_FIELDS)
+
+
 class InvalidEvent(ValueError):
     """A message that is not a valid event; `reason` is fit for a dead-letter header."""
 
@@ -38,9 +41,13 @@ def decode(raw: bytes | None, expected: Collection[str] | None = None) -> Event:
         cls = EVENTS_BY_TYPE.get(only)
         if cls is not None:
             try:
-                return cls.model_validate_json(raw)
+                event = cls.model_validate_json(raw)
             except ValidationError:
                 pass
+            else:
+                # Envelope fields with defaults (event_id, occurred_at...) must still be on the wire.
+                if _ENVELOPE.issubset(event.model_fields_set):
+                    return event
     try:
         data = json.loads(raw)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:

@@ -57,7 +57,15 @@ async def test_config_apply_previews_applies_once_and_refuses_invalid(topics_cre
     await service.start()
     try:
         async with httpx.AsyncClient(transport=httpx.ASGITransport(service.asgi()), base_url="http://r") as client:
-            pricing = str(EXAMPLES / "pricing.yaml")
+            # the example, under names and an account of this test's own (the session's database is shared)
+            run = uuid.uuid4().hex[:6]
+            docs = list(yaml.safe_load_all((EXAMPLES / "pricing.yaml").read_text()))
+            for doc in docs:
+                doc["metadata"]["name"] += f"-{run}"
+                if "account_id" in doc["spec"]:
+                    doc["spec"]["account_id"] = f"cli-{run}"
+            pricing = str(tmp_path / "pricing.yaml")
+            Path(pricing).write_text(yaml.safe_dump_all(docs))
             dry = await config_cli.run("repricer config", registry, ["apply", "-f", pricing, "--dry-run"],
                                        client=client)
             dry_out = capsys.readouterr().out
@@ -65,9 +73,9 @@ async def test_config_apply_previews_applies_once_and_refuses_invalid(topics_cre
             first_out = capsys.readouterr().out
             again = await config_cli.run("repricer config", registry, ["apply", "-f", pricing], client=client)
             again_out = capsys.readouterr().out
-            broken = tmp_path / f"broken-{uuid.uuid4().hex[:4]}.yaml"
+            broken = tmp_path / "broken.yaml"
             broken.write_text(yaml.safe_dump({"kind": "PricingRule", "metadata": {"name": "oops"},
-                                              "spec": {"discard_subsequent": True, "action": {
+                                              "spec": {"account_id": f"cli-{run}", "discard_subsequent": True, "action": {
                                                   "type": "standard", "direction": "decrease",
                                                   "apply_as": "percent", "amount": "5"}}}))
             refused = await config_cli.run("repricer config", registry, ["apply", "-f", str(broken)], client=client)
@@ -80,4 +88,5 @@ async def test_config_apply_previews_applies_once_and_refuses_invalid(topics_cre
     assert "clearance" in first_out
     assert "0 to create, 0 to update, 0 to delete, 4 unchanged" in again_out
     assert "priority" in refused_err
-    assert sorted(r["metadata"]["name"] for r in rules) == ["clearance", "follow-the-buy-box"]
+    mine = sorted(r["metadata"]["name"] for r in rules if r["metadata"]["name"].endswith(run))
+    assert mine == [f"clearance-{run}", f"follow-the-buy-box-{run}"]
