@@ -1,10 +1,23 @@
-"""amazon-gateway: runs on the shared runtime (health, readiness, metrics, outbox relay).
+"""amazon-gateway: the platform's only SP-API client.
 
-Its domain handlers are not built yet; see the project's open issues.
+Outbound listings: ListingUpdateRequested in (stored in `pending_updates`), sent to Amazon by a
+background sender, ListingUpdateResult or CommunicationError out. `POST /replay` puts failed
+rows back to pending.
 """
 
 from __future__ import annotations
 
+from importlib import resources
+
+import httpx
+from fastapi import APIRouter
+from pydantic import Field, SecretStr
+
+from amazon_gateway import outbound
+from amazon_gateway.accounts import AmazonAccount, load_accounts
+from amazon_gateway.client import SpApiClient
+from amazon_gateway.domain.retry import RetryPolicy
+from contracts import topics
 from servicekit import Service, ServiceSettings
 
 SERVICE = "amazon-gateway"
@@ -12,7 +25,68 @@ SERVICE = "amazon-gateway"
 
 class Settings(ServiceSettings):
     http_port: int = 8105
+    amazon_accounts: SecretStr | None = Field(
+        default=None, description="JSON list of {account_id, seller_id, region, client_id, client_secret, "
+        "refresh_token, marketplace_ids}")
+    amazon_accounts_file: str | None = Field(default=None, description="Path of a file holding that JSON")
+    amazon_api_base_url: str | None = Field(
+        default=None, description="SP-API base URL for every region (a simulator); default the regional host")
+    amazon_lwa_url: str | None = Field(default=None, description="LWA token URL; default Amazon's")
+    amazon_timeout_s: float = Field(default=30.0, gt=0)
+    amazon_max_attempts: int = Field(default=5, ge=1)
+    amazon_retry_base_delay_s: float = Field(default=0.5, ge=0)
+    amazon_retry_max_delay_s: float = Field(default=30.0, ge=0)
+    sender_batch_size: int = Field(default=200, ge=1)
+    sender_concurrency: int = Field(default=8, ge=1)
+    sender_idle_s: float = Field(default=0.25, gt=0)
+    verify_attempts: int = Field(default=3, ge=1, description="Sends per update while Amazon accepts but "
+                                 "getListingsItem shows it unapplied")
+    verify_delay_s: float = Field(default=1.0, ge=0, description="Wait between a write and its check")
+
+    def accounts(self) -> dict[str, AmazonAccount]:
+        inline = self.amazon_accounts.get_secret_value() if self.amazon_accounts else None
+        return load_accounts(inline, self.amazon_accounts_file)
 
 
-def build(settings: Settings | None = None) -> Service[Settings]:
-    return Service(SERVICE, settings or Settings())
+def build(
+    settings: Settings | None = None, *, http: httpx.AsyncClient | None = None,
+    accounts: dict[str, AmazonAccount] | None = None,
+) -> Service[Settings]:
+    s = settings or Settings()
+    service = Service(SERVICE, s, migrations=resources.files("amazon_gateway") / "migrations")
+    owns_http = http is None
+    transport = http or httpx.AsyncClient(timeout=s.amazon_timeout_s)
+    client = SpApiClient(
+        accounts if accounts is not None else s.accounts(), http=transport,
+        api_base_url=s.amazon_api_base_url, lwa_url=s.amazon_lwa_url,
+        retry=RetryPolicy(s.amazon_max_attempts, s.amazon_retry_base_delay_s, s.amazon_retry_max_delay_s))
+
+    async def send() -> None:
+        assert service.pool is not None
+        sender = outbound.Sender(
+            pool=service.pool, schema=service.schema, producer=SERVICE, client=client,
+            batch_size=s.sender_batch_size, concurrency=s.sender_concurrency,
+            verify_attempts=s.verify_attempts, verify_delay_s=s.verify_delay_s, idle_s=s.sender_idle_s)
+        try:
+            await sender.run()
+        finally:
+            if owns_http:
+                await transport.aclose()
+
+    service.subscribe(topics.LISTING_UPDATES, outbound.on_listing_updates)
+    service.background("listing-sender", send)
+    service.include_router(_admin(service))
+    service.client = client  # type: ignore[attr-defined]
+    return service
+
+
+def _admin(service: Service[Settings]) -> APIRouter:
+    router = APIRouter(tags=["admin"])
+
+    @router.post("/replay")
+    async def replay(account_id: str | None = None) -> dict[str, int]:
+        """Put failed listing updates back to pending, optionally for one account only."""
+        assert service.pool is not None
+        return {"replayed": await outbound.replay_failed(service.pool, account_id)}
+
+    return router

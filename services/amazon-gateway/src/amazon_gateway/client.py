@@ -1,0 +1,234 @@
+"""An async SP-API client: LWA tokens, per-(account, operation) rate limits, retries, no secrets in errors.
+
+The decisions (when to refresh, how long to wait, whether to retry, what to report) are the domain's;
+this module only does the I/O around them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+
+from amazon_gateway.accounts import AmazonAccount
+from amazon_gateway.domain.lwa import TOKEN_URL, AccessTokenCache, refresh_token_form
+from amazon_gateway.domain.rate_limit import RATE_LIMIT_HEADER, RateLimits
+from amazon_gateway.domain.retry import RetryPolicy, communication_error_fields, redact
+from servicekit.logging import get_logger
+
+log = get_logger(component="sp-api")
+
+LISTINGS_ITEMS = "/listings/2021-08-01/items"
+LWA_OPERATION = "lwaToken"
+VERIFY_INCLUDED = "summaries,offers,fulfillmentAvailability"
+
+Json = dict[str, Any]
+
+
+class AmazonCallFailed(Exception):
+    """A call that failed for good; `fields` are the CommunicationError's operation, code, message, attempts."""
+
+    def __init__(self, fields: dict[str, Any], status: int | None) -> None:
+        super().__init__(f"{fields['operation']} failed: {fields['code']}")
+        self.fields = fields
+        self.status = status
+
+
+def _error_code(response: httpx.Response) -> tuple[str | None, str | None]:
+    """Amazon's error code and message from an SP-API `errors` body or an LWA error body."""
+    try:
+        body = response.json()
+    except ValueError:
+        return None, None
+    if isinstance(body, dict):
+        errors = body.get("errors")
+        if isinstance(errors, list) and errors and isinstance(errors[0], dict):
+            return errors[0].get("code"), errors[0].get("message")
+        if isinstance(body.get("error"), str):
+            return body["error"], body.get("error_description")
+    return None, None
+
+
+class SpApiClient:
+    def __init__(
+        self,
+        accounts: dict[str, AmazonAccount],
+        *,
+        http: httpx.AsyncClient,
+        api_base_url: str | None = None,
+        lwa_url: str | None = None,
+        retry: RetryPolicy | None = None,
+        limits: RateLimits | None = None,
+        token_margin_s: float = 60.0,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.accounts = accounts
+        self.http = http
+        self.api_base_url = api_base_url
+        self.lwa_url = lwa_url or TOKEN_URL
+        self.retry = retry or RetryPolicy()
+        self.limits = limits or RateLimits()
+        self.tokens = AccessTokenCache(token_margin_s)
+        self.clock = clock
+        self.sleep = sleep
+        self.rng = rng or random.Random()
+        self._token_locks: dict[str, asyncio.Lock] = {}
+        self._live_tokens: dict[str, str] = {}
+
+    # ------------------------------------------------------------ Listings Items API
+
+    async def get_listings_item(self, account_id: str, marketplace_id: str, sku: str,
+                                included_data: str = VERIFY_INCLUDED) -> Json | None:
+        """The listing, or None when Amazon does not know the SKU."""
+        status, body = await self.call(
+            account_id, "getListingsItem", "GET", self._item_path(account_id, sku),
+            params={"marketplaceIds": marketplace_id, "includedData": included_data}, not_found_ok=True)
+        return None if status == 404 else body
+
+    async def patch_listings_item(self, account_id: str, marketplace_id: str, sku: str, body: Json) -> Json:
+        return (await self.call(account_id, "patchListingsItem", "PATCH", self._item_path(account_id, sku),
+                                params={"marketplaceIds": marketplace_id, "includedData": "issues"},
+                                json=body))[1]
+
+    async def put_listings_item(self, account_id: str, marketplace_id: str, sku: str, body: Json) -> Json:
+        return (await self.call(account_id, "putListingsItem", "PUT", self._item_path(account_id, sku),
+                                params={"marketplaceIds": marketplace_id, "includedData": "issues"},
+                                json=body))[1]
+
+    async def delete_listings_item(self, account_id: str, marketplace_id: str, sku: str) -> Json:
+        return (await self.call(account_id, "deleteListingsItem", "DELETE", self._item_path(account_id, sku),
+                                params={"marketplaceIds": marketplace_id}))[1]
+
+    def _item_path(self, account_id: str, sku: str) -> str:
+        seller = self.account(account_id).seller_id
+        return f"{LISTINGS_ITEMS}/{quote(seller, safe='')}/{quote(sku, safe='')}"
+
+    # ------------------------------------------------------------ the call loop
+
+    def account(self, account_id: str) -> AmazonAccount:
+        account = self.accounts.get(account_id)
+        if account is None:
+            raise AmazonCallFailed({"operation": "account", "code": "UnknownAccount",
+                                    "message": f"no credentials configured for account {account_id}",
+                                    "attempts": 1}, None)
+        return account
+
+    def _secrets(self, account: AmazonAccount) -> tuple[str, ...]:
+        live = self._live_tokens.get(account.account_id)
+        return account.credentials.secrets() + ((live,) if live else ())
+
+    def base_url(self, account: AmazonAccount) -> str:
+        return self.api_base_url or f"https://{account.credentials.host}"
+
+    async def call(
+        self, account_id: str, operation: str, method: str, path: str, *,
+        params: dict[str, str] | None = None, json: Json | None = None, not_found_ok: bool = False,
+    ) -> tuple[int, Json]:
+        """Send one SP-API request, waiting for the rate limit and retrying per the policy."""
+        account = self.account(account_id)
+        attempt = 0
+        refreshed_after_denial = False
+        while True:
+            attempt += 1
+            await self._wait_for_token_bucket(account_id, operation)
+            token = await self.access_token(account)
+            status: int | None = None
+            code: str | None = None
+            message: str | None = None
+            try:
+                response = await self.http.request(
+                    method, self.base_url(account) + path, params=params, json=json,
+                    headers={"x-amz-access-token": token, "accept": "application/json"})
+            except httpx.TransportError as exc:
+                code, message = type(exc).__name__, str(exc) or type(exc).__name__
+            else:
+                status = response.status_code
+                self.limits.observe_header(account_id, operation, response.headers.get(RATE_LIMIT_HEADER))
+                if 200 <= status < 300 or (status == 404 and not_found_ok):
+                    try:
+                        body = response.json()
+                    except ValueError:
+                        code, message = "MalformedResponse", "response body is not JSON"
+                        status = 502  # an unreadable answer is retried like a server error
+                    else:
+                        if isinstance(body, dict):
+                            return status, body
+                        code, message = "MalformedResponse", "response body is not a JSON object"
+                        status = 502
+                else:
+                    code, message = _error_code(response)
+                    if status in (401, 403) and not refreshed_after_denial:
+                        # The token may have expired early or been revoked: fetch a new one, once.
+                        refreshed_after_denial = True
+                        self.tokens.invalidate(account_id)
+                        attempt -= 1
+                        continue
+            delay = self.retry.next_delay(attempt, status, code, self.rng)
+            if delay is None:
+                fields = communication_error_fields(operation=operation, attempts=attempt, status=status,
+                                                    error_code=code, message=message,
+                                                    secrets=self._secrets(account))
+                log.warning("sp_api_call_failed", account_id=account_id, **fields)
+                raise AmazonCallFailed(fields, status)
+            log.info("sp_api_call_retrying", account_id=account_id, operation=operation, attempt=attempt,
+                     status=status, code=redact(code or "", self._secrets(account)), delay_s=round(delay, 3))
+            await self.sleep(delay)
+
+    async def _wait_for_token_bucket(self, account_id: str, operation: str) -> None:
+        while (wait := self.limits.try_take(account_id, operation, self.clock())) > 0:
+            await self.sleep(wait)
+
+    # ------------------------------------------------------------ LWA
+
+    async def access_token(self, account: AmazonAccount) -> str:
+        """The account's access token, exchanged for its refresh token when missing or about to expire."""
+        token = self.tokens.get(account.account_id, self.clock())
+        if token is not None:
+            return token
+        lock = self._token_locks.setdefault(account.account_id, asyncio.Lock())
+        async with lock:
+            token = self.tokens.get(account.account_id, self.clock())
+            if token is None:
+                token = await self._exchange(account)
+            return token
+
+    async def _exchange(self, account: AmazonAccount) -> str:
+        form = refresh_token_form(account.credentials)
+        attempt = 0
+        while True:
+            attempt += 1
+            status: int | None = None
+            code: str | None = None
+            message: str | None = None
+            try:
+                response = await self.http.post(self.lwa_url, data=form)
+            except httpx.TransportError as exc:
+                code, message = type(exc).__name__, str(exc) or type(exc).__name__
+            else:
+                status = response.status_code
+                if status == 200:
+                    try:
+                        stored = self.tokens.store_response(account.account_id, response.json(), self.clock())
+                    except ValueError:
+                        code, message, status = "MalformedResponse", "LWA answered without a usable token", 502
+                    else:
+                        self._live_tokens[account.account_id] = stored.value
+                        log.info("lwa_token_refreshed", account_id=account.account_id)
+                        return stored.value
+                else:
+                    code, message = _error_code(response)
+            delay = self.retry.next_delay(attempt, status, code, self.rng)
+            if delay is None:
+                fields = communication_error_fields(operation=LWA_OPERATION, attempts=attempt, status=status,
+                                                    error_code=code, message=message,
+                                                    secrets=self._secrets(account))
+                log.warning("lwa_token_failed", account_id=account.account_id, **fields)
+                raise AmazonCallFailed(fields, status)
+            await self.sleep(delay)
