@@ -230,3 +230,23 @@ async def _all(bootstrap: str, topic: str) -> list[Any]:
         return len(seen) > 3 and seen[-1] == seen[-3] and seen[-1] > 0
 
     return await read_topic(bootstrap, topic, until=settled, timeout=30)
+
+
+async def test_unreadable_answers_fail_the_row_not_the_service(gateway_factory: Any, kit: Any) -> None:
+    gateway = await gateway_factory(verify_attempts=1)
+    await gateway.sim.post("/_sim/faults", json={"malformed_rate": 1.0, "malformed_kinds": ["schema"],
+                                                 "operations": ["getListingsItem"]})
+    garbled, fine = kit.new_skus(2)
+    for sku in (garbled, fine):
+        await kit.seed_listing(gateway.sim, sku)
+    first = kit.price_request(garbled, "81.00", 1)
+    await publish(gateway.bootstrap, [first])
+    (error,) = await errors_for(gateway.bootstrap, first)
+    assert error.operation == "patchListingsItem" and error.code in ("UnexpectedResponse", "NotApplied")
+    await eventually(lambda: _status_is(gateway, first.event_id, "failed"), what="row failed")
+
+    await gateway.sim.delete("/_sim/faults")
+    later = kit.price_request(fine, "82.00", 2)
+    await publish(gateway.bootstrap, [later])
+    (result,) = await results_for(gateway.bootstrap, [later])
+    assert result.accepted

@@ -31,6 +31,7 @@ from amazon_gateway.domain.coalesce import (
     SingleCall,
     Superseded,
 )
+from amazon_gateway.domain.retry import redact
 from contracts import Event, decode, encode
 from contracts.events import (
     AmazonIssue,
@@ -45,6 +46,7 @@ log = get_logger(component="outbound")
 
 SUPERSEDED_CODE = "Superseded"
 NOT_APPLIED_CODE = "NotApplied"
+UNEXPECTED_CODE = "UnexpectedResponse"
 
 # ---------------------------------------------------------------- consuming
 
@@ -140,7 +142,7 @@ class Sender:
             events = self._record_superseded(superseded)
             for result in results:
                 events.extend(await self._record(conn, result))
-            await self._mark(conn, [s.request.event_id for s in superseded], "superseded")
+            await self._mark(conn, [s.request.event_id for s in superseded], "superseded", sent=False)
             await outbox.write(conn, self.schema, events)
         return len(rows)
 
@@ -170,9 +172,14 @@ class Sender:
                 return await self._send_and_verify(update)
             except AmazonCallFailed as exc:
                 return Sent(update, failure=exc.fields)
-            except payloads.MissingValue as exc:
+            except (payloads.MissingValue, payloads.NotRepresentable) as exc:
                 issue = AmazonIssue(code="InvalidRequest", message=str(exc), severity="ERROR")
                 return Sent(update, outcome=payloads.Outcome(False, [issue]))
+            except Exception as exc:  # an answer we cannot read: keep the row for replay, keep going
+                log.warning("unexpected_answer", account_id=update.account_id, sku=update.sku, error=repr(exc))
+                return Sent(update, failure={
+                    "operation": SingleCall(update).operation, "code": UNEXPECTED_CODE, "attempts": 1,
+                    "message": redact(f"{type(exc).__name__}: {exc}")})
 
     async def _send_and_verify(self, update: PendingUpdate) -> Sent:
         operation = SingleCall(update).operation
@@ -249,11 +256,11 @@ class Sender:
         return [self._result(r, o.accepted, list(o.issues), o.submission_id) for r in requests]
 
     @staticmethod
-    async def _mark(conn: asyncpg.Connection, ids: list[uuid.UUID], status: str) -> None:
+    async def _mark(conn: asyncpg.Connection, ids: list[uuid.UUID], status: str, *, sent: bool = True) -> None:
         if ids:
             await conn.execute(
-                "UPDATE pending_updates SET status = $2, attempts = attempts + 1, updated_at = now() "
-                "WHERE request_id = ANY($1::uuid[])", ids, status)
+                "UPDATE pending_updates SET status = $2, attempts = attempts + $3, updated_at = now() "
+                "WHERE request_id = ANY($1::uuid[])", ids, status, int(sent))
 
 
 async def replay_failed(pool: asyncpg.Pool, account_id: str | None = None) -> int:
