@@ -6,6 +6,8 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
+from decimal import Decimal
 
 import httpx
 
@@ -31,8 +33,17 @@ def test_up_starts_everything_seeds_the_store_and_down_stops_it(topics_created, 
             assert ready.status_code == 200, (name, ready.text)
         assert "44 Luma sample products published" in up.stdout
         assert "applied to the repricer" in up.stdout
+        assert "44 demo listings on the simulator" in up.stdout
         pids = [int(p.read_text()) for p in (tmp_path / "pids").glob("*.pid")]
-        assert len(pids) == len(SERVICES)
+        assert len(pids) == len(SERVICES) + 1  # and the SP-API simulator
+
+        # the whole way: product -> listing -> repricer (demo pricing: floor price + 5 %) ->
+        # amazon-gateway -> the simulator's listing
+        sim = f"http://127.0.0.1:{8110 + offset}/_sim/listings/A1DEMOSELLER/24-MB01"
+        deadline = time.monotonic() + 60
+        while Decimal(httpx.get(sim, timeout=5).json()["prices"].get("ATVPDKIKX0DER") or 0) != Decimal("35.70"):
+            assert time.monotonic() < deadline, "the simulator never got the repriced price"
+            time.sleep(0.5)
         assert all((tmp_path / "logs" / f"{name}.log").exists() for name in SERVICES)
     finally:
         down = devstack("down", env=env)

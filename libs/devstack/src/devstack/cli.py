@@ -22,6 +22,7 @@ RUN_DIR = Path(os.environ.get("DEVSTACK_RUN_DIR", ".run")).resolve()
 BROKER_PORT = int(os.environ.get("DEVSTACK_BROKER_PORT", "9092"))
 # Shifts every service's HTTP port, to run a second stack beside the first (tests do).
 PORT_OFFSET = int(os.environ.get("DEVSTACK_PORT_OFFSET", "0"))
+SIMULATOR_PORT = 8110
 
 
 def _state_path() -> Path:
@@ -63,9 +64,23 @@ def up(seed: bool) -> int:
     print(f"topics      {len(created)} created")
 
     started = []
+    gateway_env: dict[str, str] = {}
+    simulator_url = None
+    if not os.environ.get("AMAZON_API_BASE_URL"):
+        # No real Amazon configured: the SP-API simulator stands in, with the demo seller.
+        sim_port = SIMULATOR_PORT + PORT_OFFSET
+        simulator_url = f"http://127.0.0.1:{sim_port}"
+        config = RUN_DIR / "amazon-sim.json"
+        config.write_text(json.dumps(demo.simulator_config()))
+        sim = ProcessSpec("amazon-sim", [sys.executable, "-m", "amazon_sim", "--port", str(sim_port),
+                                         "--config", str(config)], ready_url=f"{simulator_url}/_sim/faults")
+        started.append((sim, sup.start(sim)))
+        gateway_env = {"AMAZON_API_BASE_URL": simulator_url, "AMAZON_LWA_URL": f"{simulator_url}/auth/o2/token",
+                       "AMAZON_ACCOUNTS": json.dumps(demo.gateway_accounts())}
     for name in SERVICES:
         spec = service_spec(name, bootstrap=bootstrap, database_url=database_url,
-                            port=SERVICES[name][1] + PORT_OFFSET)
+                            port=SERVICES[name][1] + PORT_OFFSET,
+                            extra_env=gateway_env if name == "amazon-gateway" else None)
         started.append((spec, sup.start(spec)))
     for spec, proc in started:
         try:
@@ -76,8 +91,13 @@ def up(seed: bool) -> int:
     print("\nservices (each serves /healthz, /readyz, /metrics, /docs):")
     for name, (_, port) in SERVICES.items():
         print(f"  {name:<17} http://127.0.0.1:{port + PORT_OFFSET}")
+    if simulator_url:
+        print(f"  {'amazon-sim':<17} {simulator_url}  (SP-API simulator; state at /_sim/listings/"
+              f"{demo.DEMO_SELLER})")
     print(f"\nlogs        {sup.log_dir}/<name>.log")
     if seed:
+        if simulator_url:
+            print(f"amazon      {demo.seed_simulator(simulator_url)} demo listings on the simulator")
         if demo.DEMO_PRICING.exists():
             docs = demo.apply_demo_pricing(f"http://127.0.0.1:{SERVICES['repricer'][1] + PORT_OFFSET}")
             print(f"pricing     {docs} resources from {demo.DEMO_PRICING} applied to the repricer")
@@ -108,7 +128,7 @@ def down() -> int:
 def status() -> int:
     sup = Supervisor(RUN_DIR)
     running = sup.running()
-    for name in ["broker", *SERVICES]:
+    for name in ["broker", "amazon-sim", *SERVICES]:
         print(f"{name:<17} {'running pid ' + str(running[name]) if name in running else 'stopped'}")
     return 0
 

@@ -64,3 +64,44 @@ def apply_demo_pricing(repricer_url: str) -> int:
     response = httpx.post(f"{repricer_url}/config:apply", json=documents, timeout=30)
     response.raise_for_status()
     return len(documents)
+
+
+# The demo seller on the SP-API simulator: made-up credentials, for the embedded stack only.
+DEMO_SELLER = "A1DEMOSELLER"
+DEMO_MARKETPLACE = "ATVPDKIKX0DER"
+DEMO_CLIENT_ID = "amzn1.application-oa2-client.demo"
+DEMO_CLIENT_SECRET = "demo-client-secret"
+DEMO_REFRESH_TOKEN = "Atzr|demo-refresh-token"
+
+
+def simulator_config() -> dict[str, object]:
+    return {"accounts": [{"client_id": DEMO_CLIENT_ID, "client_secret": DEMO_CLIENT_SECRET,
+                          "refresh_token": DEMO_REFRESH_TOKEN, "seller_id": DEMO_SELLER,
+                          "marketplaces": [DEMO_MARKETPLACE], "store_name": "Luma demo"}]}
+
+
+def gateway_accounts(account_id: str = "demo-seller") -> list[dict[str, object]]:
+    return [{"account_id": account_id, "seller_id": DEMO_SELLER, "region": "na",
+             "client_id": DEMO_CLIENT_ID, "client_secret": DEMO_CLIENT_SECRET,
+             "refresh_token": DEMO_REFRESH_TOKEN, "marketplace_ids": [DEMO_MARKETPLACE]}]
+
+
+def seed_simulator(simulator_url: str) -> int:
+    """The demo products as existing Amazon listings of the demo seller, so price updates land."""
+    import httpx
+
+    n = 0
+    with httpx.Client(base_url=simulator_url, timeout=10) as client:
+        for product in sample_products():
+            attributes = {
+                "item_name": [{"value": product.name, "marketplace_id": DEMO_MARKETPLACE}],
+                "condition_type": [{"value": "new_new", "marketplace_id": DEMO_MARKETPLACE}],
+                "purchasable_offer": [{"marketplace_id": DEMO_MARKETPLACE, "currency": "USD",
+                                       "our_price": [{"schedule": [{"value_with_tax": float(product.price.amount)}]}]}],
+                "fulfillment_availability": [{"fulfillment_channel_code": "DEFAULT", "quantity": product.quantity}],
+            }
+            response = client.put(f"/_sim/listings/{DEMO_SELLER}/{product.sku}", json={
+                "productType": "PRODUCT", "attributes": attributes, "marketplaceIds": [DEMO_MARKETPLACE]})
+            response.raise_for_status()
+            n += 1
+    return n
