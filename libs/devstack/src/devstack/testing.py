@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable, Iterable
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
@@ -81,3 +82,16 @@ async def eventually(check: Callable[[], Awaitable[bool]], *, timeout: float = 3
         if time.monotonic() > deadline:
             raise TimeoutError(f"{what} not met after {timeout}s")
         await asyncio.sleep(0.1)
+
+
+async def assert_starts_ready(service: Any, db: Any) -> None:
+    """A service starts, applies the runtime's migrations in its own schema and reports ready."""
+    await service.start()
+    try:
+        checks = await service.ready()
+    finally:
+        await service.stop()
+    assert checks == {"started": True, "database": True, "broker": True, "outbox": True}
+    tables = {r["table_name"] for r in await db.fetch(
+        "SELECT table_name FROM information_schema.tables WHERE table_schema = $1", service.schema)}
+    assert {"_inbox", "_outbox", "_migrations"} <= tables
