@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
+from uuid import UUID
 
 import jsonschema
 import pytest
@@ -33,6 +34,7 @@ from contracts.events import (
     ListingUpdateResult,
     Offer,
     OfferPriceObserved,
+    OrderActionResult,
     OrderCancelRequested,
     OrderLine,
     OrderPlaced,
@@ -80,6 +82,9 @@ FULL: dict[type[Event], Callable[[], Event]] = {
         producer="amazon-gateway", **LISTING, asin="B07XJ8C8F5", product_type="LUGGAGE",
         status=["BUYABLE", "DISCOVERABLE"], price=usd("36.50"), quantity=12, condition="new_new",
         identifiers={"EAN": "4006381333931"},
+        issues=[AmazonIssue(code="18027", message="Listing suppressed: image missing", severity="ERROR",
+                            attribute_names=["main_product_image_locator"])],
+        source="issues_notification",
     ),
     ListingChanged: lambda: ListingChanged.new(
         producer="catalog-sync", **LISTING, product_sku="24-MB01", asin="B07XJ8C8F5",
@@ -159,6 +164,11 @@ FULL: dict[type[Event], Callable[[], Event]] = {
         producer="order-import", **US, amazon_order_id="113-4567890-1234567",
         reason_code="NoInventory",
     ),
+    OrderActionResult: lambda: OrderActionResult.new(
+        producer="amazon-gateway", **US, amazon_order_id="113-4567890-1234567", action="cancel",
+        request_event_id=UUID("0b5c3f1e-8a55-4a4e-9a57-5a3b1c1f0d21"), accepted=False, feed_id="50014019001",
+        issues=[AmazonIssue(code="25", message="Order already shipped", severity="ERROR")],
+    ),
     CommunicationError: lambda: CommunicationError.new(
         producer="amazon-gateway", system="amazon", account_id="acct-7",
         marketplace_id="ATVPDKIKX0DER", region="na", operation="patchListingsItem",
@@ -222,6 +232,11 @@ MINIMAL: dict[type[Event], Callable[[], Event]] = {
     OrderCancelRequested: lambda: OrderCancelRequested.new(
         producer="order-import", **US, amazon_order_id="113-0000000-0000001",
         reason_code="BuyerCanceled",
+    ),
+    OrderActionResult: lambda: OrderActionResult.new(
+        producer="amazon-gateway", **US, amazon_order_id="113-0000000-0000001",
+        action="confirm_shipment", request_event_id=UUID("0b5c3f1e-8a55-4a4e-9a57-5a3b1c1f0d22"),
+        accepted=True,
     ),
     CommunicationError: lambda: CommunicationError.new(
         producer="commerce-gateway", system="commerce", operation="POST /V1/orders", code="503",

@@ -7,6 +7,7 @@ facts and end in `Requested` for commands.
 from __future__ import annotations
 
 from datetime import datetime
+from uuid import UUID
 from enum import StrEnum
 from typing import Literal
 
@@ -49,6 +50,13 @@ class ProductChanged(Event):
     updated_at: AwareDatetime = Field(description="Commerce updated_at; older changes are stale")
 
 
+class AmazonIssue(_Part):
+    code: str
+    message: str
+    severity: Literal["ERROR", "WARNING", "INFO"]
+    attribute_names: list[str] = Field(default_factory=list)
+
+
 class AmazonListingObserved(Event, ListingScoped):
     """An existing Amazon listing was imported or reported."""
 
@@ -61,6 +69,13 @@ class AmazonListingObserved(Event, ListingScoped):
     condition: str | None = Field(default=None, description="Amazon condition_type")
     identifiers: dict[str, str] = Field(
         default_factory=dict, description="Identifiers Amazon holds: EAN, UPC, ISBN..."
+    )
+    issues: list[AmazonIssue] | None = Field(
+        default=None, description="Amazon's issues on the listing; null when this report does not say"
+    )
+    source: Literal["import", "status_notification", "issues_notification", "report"] | None = Field(
+        default=None, description="What reported it: the listing import, a LISTINGS_ITEM_* notification, "
+        "or a report"
     )
 
 
@@ -185,13 +200,6 @@ class ListingUpdateRequested(Event, ListingScoped):
     requested_at: AwareDatetime = Field(description="Newest wins when coalescing per SKU")
 
 
-class AmazonIssue(_Part):
-    code: str
-    message: str
-    severity: Literal["ERROR", "WARNING", "INFO"]
-    attribute_names: list[str] = Field(default_factory=list)
-
-
 class ListingUpdateResult(Event, ListingScoped):
     """Amazon accepted or rejected an update."""
 
@@ -306,6 +314,18 @@ class ShipmentConfirmRequested(Event, AccountScoped):
     items: dict[str, int] = Field(description="order_item_id -> quantity")
 
 
+class OrderActionResult(Event, AccountScoped):
+    """Amazon's answer to a ShipmentConfirmRequested or an OrderCancelRequested."""
+
+    event_type: Literal["OrderActionResult"] = "OrderActionResult"
+    amazon_order_id: str
+    action: Literal["confirm_shipment", "cancel"]
+    request_event_id: UUID = Field(description="event_id of the request this answers")
+    accepted: bool
+    feed_id: str | None = Field(default=None, description="Feeds API feed id, for cancellations")
+    issues: list[AmazonIssue] = Field(default_factory=list)
+
+
 class OrderCancelRequested(Event, AccountScoped):
     """Cancel an Amazon order with one of Amazon's reason codes."""
 
@@ -359,6 +379,7 @@ ALL_EVENTS: tuple[type[Event], ...] = (
     ShipmentCreated,
     ShipmentConfirmRequested,
     OrderCancelRequested,
+    OrderActionResult,
     CommunicationError,
 )
 

@@ -78,6 +78,7 @@ ROUTES: dict[str, Route] = {
     "ShipmentCreated": Route(("commerce-gateway",), ("order-import",)),
     "ShipmentConfirmRequested": Route(("order-import",), ("amazon-gateway",)),
     "OrderCancelRequested": Route(("order-import",), ("amazon-gateway",)),
+    "OrderActionResult": Route(("amazon-gateway",), ("order-import", "reporting")),
     "CommunicationError": Route(("amazon-gateway", "commerce-gateway"), ("reporting",)),
 }
 

@@ -103,6 +103,10 @@ ORDER_CANCELLATIONS = Topic(
     "amazon.order-cancellations.v1", "amazon_order_id", order_key, (ev.OrderCancelRequested,),
     "Orders to cancel on Amazon",
 )
+ORDER_ACTION_RESULTS = Topic(
+    "amazon.order-action-results.v1", "amazon_order_id", order_key, (ev.OrderActionResult,),
+    "Amazon's answers to shipment confirmations and cancellations",
+)
 COMMUNICATION_ERRORS = Topic(
     "platform.communication-errors.v1", "account_id", account_key, (ev.CommunicationError,),
     "Failed calls to Amazon or Commerce",
@@ -112,7 +116,7 @@ ALL_TOPICS: tuple[Topic, ...] = (
     PRODUCTS, AMAZON_LISTINGS, LISTINGS, OFFERS, PRICES, COMPETITIVE_PRICES, LISTING_UPDATES,
     LISTING_UPDATE_RESULTS,
     ORDERS, COMMERCE_ORDER_REQUESTS, COMMERCE_ORDERS, SHIPMENTS, SHIPMENT_CONFIRMATIONS,
-    ORDER_CANCELLATIONS, COMMUNICATION_ERRORS,
+    ORDER_CANCELLATIONS, ORDER_ACTION_RESULTS, COMMUNICATION_ERRORS,
 )
 TOPICS_BY_NAME: dict[str, Topic] = {t.name: t for t in ALL_TOPICS}
 TOPIC_FOR_EVENT: dict[type[Event], Topic] = {
