@@ -7,9 +7,9 @@ facts and end in `Requested` for commands.
 from __future__ import annotations
 
 from datetime import datetime
-from uuid import UUID
 from enum import StrEnum
 from typing import Literal
+from uuid import UUID
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
