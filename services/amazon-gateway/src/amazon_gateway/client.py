@@ -26,6 +26,7 @@ log = get_logger(component="sp-api")
 LISTINGS_ITEMS = "/listings/2021-08-01/items"
 LWA_OPERATION = "lwaToken"
 VERIFY_INCLUDED = "summaries,offers,fulfillmentAvailability"
+SEARCH_INCLUDED = "summaries,offers,fulfillmentAvailability,issues,attributes"
 
 Json = dict[str, Any]
 
@@ -52,6 +53,19 @@ def _error_code(response: httpx.Response) -> tuple[str | None, str | None]:
         if isinstance(body.get("error"), str):
             return body["error"], body.get("error_description")
     return None, None
+
+
+def search_results_problem(body: Json) -> str | None:
+    """What makes a searchListingsItems answer unusable for paging, or None."""
+    if isinstance(body.get("numberOfResults"), bool) or not isinstance(body.get("numberOfResults"), int):
+        return "ItemSearchResults.numberOfResults is not an integer"
+    items = body.get("items")
+    if not isinstance(items, list) or not all(isinstance(i, dict) and isinstance(i.get("sku"), str) for i in items):
+        return "ItemSearchResults.items is not a list of items with a sku"
+    pagination = body.get("pagination", {})
+    if not isinstance(pagination, dict) or not isinstance(pagination.get("nextToken", ""), str):
+        return "ItemSearchResults.pagination.nextToken is not a string"
+    return None
 
 
 class SpApiClient:
@@ -110,6 +124,22 @@ class SpApiClient:
         seller = self.account(account_id).seller_id
         return f"{LISTINGS_ITEMS}/{quote(seller, safe='')}/{quote(sku, safe='')}"
 
+    # ------------------------------------------------------------ Listings Items API: search (listing import)
+
+    async def search_listings_items(
+        self, account_id: str, marketplace_id: str, *, page_size: int = 20, page_token: str | None = None,
+        included_data: str = SEARCH_INCLUDED, sort_by: str = "sku", sort_order: str = "ASC",
+    ) -> Json:
+        """One page of the seller's listings (`ItemSearchResults`); sorted by SKU so pages stay stable while
+        listings change during an import."""
+        params = {"marketplaceIds": marketplace_id, "includedData": included_data, "pageSize": str(page_size),
+                  "sortBy": sort_by, "sortOrder": sort_order}
+        if page_token:
+            params["pageToken"] = page_token
+        seller = quote(self.account(account_id).seller_id, safe="")
+        return (await self.call(account_id, "searchListingsItems", "GET", f"{LISTINGS_ITEMS}/{seller}",
+                                params=params, check=search_results_problem))[1]
+
     # ------------------------------------------------------------ the call loop
 
     def account(self, account_id: str) -> AmazonAccount:
@@ -130,8 +160,13 @@ class SpApiClient:
     async def call(
         self, account_id: str, operation: str, method: str, path: str, *,
         params: dict[str, str] | None = None, json: Json | None = None, not_found_ok: bool = False,
+        check: Callable[[Json], str | None] | None = None,
     ) -> tuple[int, Json]:
-        """Send one SP-API request, waiting for the rate limit and retrying per the policy."""
+        """Send one SP-API request, waiting for the rate limit and retrying per the policy.
+
+        `check` names what is wrong with a 2xx body the caller cannot use (None when usable); such an
+        answer is retried like a server error and, when retries run out, fails as MalformedResponse.
+        """
         account = self.account(account_id)
         attempt = 0
         refreshed_after_denial = False
@@ -158,9 +193,11 @@ class SpApiClient:
                         code, message = "MalformedResponse", "response body is not JSON"
                         status = 502  # an unreadable answer is retried like a server error
                     else:
-                        if isinstance(body, dict):
+                        problem = "response body is not a JSON object" if not isinstance(body, dict) else (
+                            check(body) if check is not None and 200 <= status < 300 else None)
+                        if problem is None:
                             return status, body
-                        code, message = "MalformedResponse", "response body is not a JSON object"
+                        code, message = "MalformedResponse", problem
                         status = 502
                 else:
                     code, message = _error_code(response)

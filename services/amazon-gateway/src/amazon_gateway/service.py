@@ -13,7 +13,7 @@ import httpx
 from fastapi import APIRouter
 from pydantic import Field, SecretStr
 
-from amazon_gateway import outbound
+from amazon_gateway import listing_import, outbound
 from amazon_gateway.accounts import AmazonAccount, load_accounts
 from amazon_gateway.client import SpApiClient
 from amazon_gateway.domain.retry import RetryPolicy
@@ -76,6 +76,7 @@ def build(
     service.subscribe(topics.LISTING_UPDATES, outbound.on_listing_updates)
     service.background("listing-sender", send)
     service.include_router(_admin(service))
+    listing_import.attach(service, client)
     service.client = client  # type: ignore[attr-defined]
     return service
 

@@ -24,6 +24,7 @@ from amazon_sim.core import (
 from amazon_sim.listings import INCLUDED_DATA, OFFER_ATTRIBUTES, submission_id
 
 LISTINGS_BASE = "/listings/2021-08-01/items"
+SEARCH_PAGEABLE = 1000
 
 
 def register(app: FastAPI, sim: Simulator) -> None:
@@ -157,7 +158,8 @@ def register(app: FastAPI, sim: Simulator) -> None:
         key = {"sku": lambda x: x.sku, "createdDate": lambda x: (x.created, x.sku),
                "lastUpdatedDate": lambda x: (x.updated, x.sku)}[sort_by]
         found.sort(key=key, reverse=sort_order == "DESC")
-        found = found[:1000]
+        total = len(found)
+        found = found[:SEARCH_PAGEABLE]  # numberOfResults counts them all; only the first 1000 can be paged through
         offset = 0
         if q.get("pageToken"):
             try:
@@ -167,7 +169,7 @@ def register(app: FastAPI, sim: Simulator) -> None:
             except ValueError as exc:
                 raise bad_request("Invalid pageToken.", "pageToken") from exc
         page = found[offset: offset + page_size]
-        body: dict[str, Any] = {"numberOfResults": len(found),
+        body: dict[str, Any] = {"numberOfResults": total,
                                 "items": [x.item(include, marketplaces) for x in page]}
         pagination = {}
         if offset + page_size < len(found):

@@ -1,0 +1,19 @@
+-- One listing import per (account, marketplace): where it stands, so an interrupted import continues
+-- from the page after the last one written. status: running -> done | failed; a failed or
+-- interrupted import keeps next_page_token and resumes from it; a done one starts over.
+CREATE TABLE listing_imports (
+    account_id      text NOT NULL,
+    marketplace_id  text NOT NULL,
+    run_id          uuid NOT NULL,
+    status          text NOT NULL,
+    next_page_token text,
+    pages           integer NOT NULL DEFAULT 0,
+    imported        integer NOT NULL DEFAULT 0,
+    skipped         integer NOT NULL DEFAULT 0,
+    total           integer,
+    last_error      text,
+    started_at      timestamptz NOT NULL DEFAULT now(),
+    updated_at      timestamptz NOT NULL DEFAULT now(),
+    finished_at     timestamptz,
+    PRIMARY KEY (account_id, marketplace_id)
+);
