@@ -39,4 +39,9 @@ class SimConfig(BaseModel):
     feed_queue_seconds: float = 0.5
     feed_processing_seconds: float = 0.5
     rate_limits_enabled: bool = True
+    # Buyers place this many orders a minute against the sellers' listings (0: only orders made on demand);
+    # a new order is Pending this long, and an Amazon-fulfilled one ships this long after payment.
+    orders_per_minute: float = Field(0.0, ge=0)
+    order_pending_seconds: float = Field(5.0, ge=0)
+    afn_ship_seconds: float = Field(60.0, ge=0)
     seed: int | None = None

@@ -23,6 +23,7 @@ from amazon_sim.faults import Faults, FaultSettings
 from amazon_sim.feeds import FeedStore
 from amazon_sim.listings import ListingStore
 from amazon_sim.marketplaces import MARKETPLACES
+from amazon_sim.orders import ACKNOWLEDGEMENT_FEED, OrderStore
 from amazon_sim.ratelimit import RateLimiter
 
 
@@ -75,6 +76,12 @@ class Simulator:
         # Called with the simulator's time on every SP-API call and by the background ticker; orders, the market
         # and notifications hook their own time-driven progress in here.
         self.tickers: list[Callable[[float], None]] = [self.feeds.advance]
+        self.orders = OrderStore(self.listings, orders_per_minute=config.orders_per_minute,
+                                 pending_seconds=config.order_pending_seconds,
+                                 afn_ship_seconds=config.afn_ship_seconds, seed=config.seed)
+        self.orders.sellers = lambda: [(a.seller_id, a.marketplaces) for a in self.accounts.values()]
+        self.feeds.processors[ACKNOWLEDGEMENT_FEED] = self.orders.process_acknowledgement_feed
+        self.tickers.append(self.orders.advance)
         self.calls: dict[str, Counter[str]] = defaultdict(Counter)
         self.fault_counts: Counter[str] = Counter()
         self.throttled = 0
@@ -97,6 +104,7 @@ class Simulator:
         self.listings.items.clear()
         self.feeds.documents.clear()
         self.feeds.feeds.clear()
+        self.orders.clear()
         self.calls.clear()
         self.fault_counts.clear()
         self.throttled = 0

@@ -59,6 +59,8 @@ class FeedStore:
         self.documents: dict[str, Document] = {}
         self.feeds: dict[str, Feed] = {}
         self._ids = itertools.count(50000000001)
+        # Other feed types, by feedType: (seller_id, feed_id, content, now) -> (XML processing report, fatal).
+        self.processors: dict[str, Callable[[str, str, bytes, float], tuple[bytes, bool]]] = {}
 
     def new_document(self, seller_id: str, content_type: str, content: bytes | None = None) -> Document:
         doc = Document(f"amzn1.tortuga.4.na.{uuid.uuid4()}.T{uuid.uuid4().hex[:12].upper()}", seller_id,
@@ -82,6 +84,13 @@ class FeedStore:
 
     def process(self, feed: Feed, now: float) -> None:
         doc = self.documents.get(feed.input_document_id)
+        processor = self.processors.get(feed.feed_type)
+        if processor is not None and doc is not None and doc.content is not None:
+            content, fatal_xml = processor(feed.seller_id, feed.feed_id, doc.content, now)
+            result = self.new_document(feed.seller_id, "text/xml; charset=UTF-8", content)
+            feed.result_document_id, feed.ended = result.document_id, now
+            feed.status = "FATAL" if fatal_xml else "DONE"
+            return
         report: dict[str, Any]
         if feed.feed_type != "JSON_LISTINGS_FEED":
             report = fatal_report(feed, f"The feed type {feed.feed_type} is not supported by the simulator.")

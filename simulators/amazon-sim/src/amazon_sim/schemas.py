@@ -14,6 +14,7 @@ from jsonschema.exceptions import best_match
 LISTINGS = "listingsItems_2021-08-01.json"
 FEEDS = "feeds_2021-06-30.json"
 SELLERS = "sellers.json"
+ORDERS = "ordersV0.json"
 FEED_SCHEMA = "listings-feed-schema-v2.json"
 FEED_MESSAGE_SCHEMA = "listings-feed-message-schema-v2.json"
 FEED_REPORT_SCHEMA = "listings-feed-processing-report-schema-v2.json"
