@@ -42,6 +42,17 @@ class Settings(ServiceSettings):
     verify_attempts: int = Field(default=3, ge=1, description="Sends per update while Amazon accepts but "
                                  "getListingsItem shows it unapplied")
     verify_delay_s: float = Field(default=1.0, ge=0, description="Wait between a write and its check")
+    notifications_sqs_queue_url: str | None = Field(
+        default=None, description="SQS queue Amazon delivers notifications to; unset: push (POST /notifications) only")
+    notifications_sqs_region: str = Field(default="us-east-1", description="AWS region of that queue")
+    notifications_sqs_endpoint_url: str | None = Field(
+        default=None, description="SQS endpoint; default AWS's (set for an SQS-compatible server)")
+    notifications_sqs_access_key_id: str | None = Field(
+        default=None, description="AWS key id; unset: the AWS default credential chain")
+    notifications_sqs_secret_access_key: SecretStr | None = None
+    notifications_sqs_wait_s: int = Field(default=20, ge=0, le=20, description="Long-poll wait per receive")
+    notifications_sqs_visibility_timeout_s: int = Field(
+        default=60, ge=0, description="How long a received message stays hidden before it is delivered again")
 
     def accounts(self) -> dict[str, AmazonAccount]:
         inline = self.amazon_accounts.get_secret_value() if self.amazon_accounts else None
@@ -76,6 +87,7 @@ def build(
     service.subscribe(topics.LISTING_UPDATES, outbound.on_listing_updates)
     service.background("listing-sender", send)
     service.include_router(_admin(service))
+    notifications.attach(service, client)
     listing_import.attach(service, client)
     service.client = client  # type: ignore[attr-defined]
     return service

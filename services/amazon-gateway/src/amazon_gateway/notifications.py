@@ -1,0 +1,295 @@
+"""Inbound SP-API notifications: a batch of raw bodies in, events out through the outbox, once each.
+
+Whatever delivers the bodies (the SQS reader, or `POST /notifications` for pushes) hands them to
+`NotificationProcessor.process`, which reads them with the pure `domain.notifications` and, in
+one transaction per batch:
+
+- records each NotificationId in `notifications_seen` (`ON CONFLICT DO NOTHING RETURNING`), and
+  writes the events only of the ones not seen before, so a redelivered notification emits nothing;
+- keeps every body that cannot be read in `notifications_rejected` and reports it once as a
+  CommunicationError (operation `notification:<type>`).
+
+Only after that commit may the deliverer acknowledge (delete the SQS messages). ORDER_CHANGE emits
+no event: it wakes the order poller for its account, when the service has one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import asyncpg
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+from prometheus_client import Counter
+
+from amazon_gateway.accounts import AmazonAccount
+from amazon_gateway.client import AmazonCallFailed, SpApiClient
+from amazon_gateway.domain import notifications as domain
+from amazon_gateway.domain.notifications import (
+    IssuesChange,
+    NotificationRejected,
+    OrderChange,
+    SellerAccount,
+    Sellers,
+)
+from amazon_gateway.sqs import QueueSettings, SqsReader
+from contracts import Event
+from contracts.events import CommunicationError
+from servicekit import outbox
+from servicekit.logging import get_logger
+
+log = get_logger(component="notifications")
+
+NOTIFICATIONS = Counter(
+    "saleschannel_amazon_notifications_total",
+    "SP-API notifications received, by type and outcome (emitted, duplicate, rejected)",
+    ["service", "type", "outcome"],
+)
+ORDER_CHANGES = Counter(
+    "saleschannel_amazon_order_change_notifications_total",
+    "ORDER_CHANGE notifications that woke the order poller (or would have, without one)",
+    ["service", "account_id"],
+)
+ISSUES_INCLUDED = "summaries,issues"
+
+
+@dataclass(slots=True)
+class _Read:
+    """One body, read: its events (or the order to wake), or why it was rejected."""
+
+    body: bytes
+    notification: domain.Notification | None = None
+    events: list[Event] = field(default_factory=list)
+    order: OrderChange | None = None
+    issues: IssuesChange | None = None
+    rejected: NotificationRejected | None = None
+    operation: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What became of one body: `emitted`, `duplicate` or `rejected` (then with the code and kept row)."""
+
+    outcome: str
+    notification_type: str | None = None
+    notification_id: str | None = None
+    code: str | None = None
+    message: str | None = None
+    kept_id: int | None = None
+
+
+def sellers_of(accounts: Mapping[str, AmazonAccount]) -> Sellers:
+    return Sellers(SellerAccount(a.account_id, a.seller_id, tuple(a.marketplace_ids)) for a in accounts.values())
+
+
+class NotificationProcessor:
+    def __init__(self, *, pool: Callable[[], asyncpg.Pool | None], schema: str, producer: str,
+                 client: SpApiClient, wake_orders: Callable[[str], Any] | None = None) -> None:
+        self._pool = pool
+        self.schema = schema
+        self.producer = producer
+        self.client = client
+        self.sellers = sellers_of(client.accounts)
+        self.wake_orders = wake_orders
+
+    # ------------------------------------------------------------ reading
+
+    def read(self, body: bytes) -> _Read:
+        """Parse and map one body; never raises for anything the body contains."""
+        read = _Read(body)
+        try:
+            notification = read.notification = domain.parse(body)
+            kind = notification.notification_type
+            if kind == domain.ANY_OFFER_CHANGED:
+                read.events.append(domain.offer_price_observed(notification, self.sellers, self.producer))
+            elif kind == domain.LISTINGS_ITEM_STATUS_CHANGE:
+                read.events.append(domain.listing_status_observed(notification, self.sellers, self.producer))
+            elif kind == domain.LISTINGS_ITEM_ISSUES_CHANGE:
+                read.issues = domain.issues_change(notification, self.sellers)
+            elif kind == domain.ORDER_CHANGE:
+                read.order = domain.order_change(notification, self.sellers)
+            else:
+                raise domain.unsupported(notification)
+        except NotificationRejected as exc:
+            read.rejected = exc
+        return read
+
+    async def _complete_issues(self, read: _Read) -> None:
+        """An issues notification names no issues: read them (and the status) from the listing."""
+        assert read.issues is not None
+        ref = read.issues.listing
+        try:
+            item = await self.client.get_listings_item(ref.account_id, ref.marketplace_id, ref.sku,
+                                                       included_data=ISSUES_INCLUDED)
+        except AmazonCallFailed as exc:
+            f = exc.fields
+            read.rejected = NotificationRejected(
+                str(f["code"]), f"getListingsItem for the issues of {ref.sku} failed: {f['message']}",
+                notification_type=domain.LISTINGS_ITEM_ISSUES_CHANGE,
+                notification_id=read.issues.notification.notification_id, account_id=ref.account_id,
+                marketplace_id=ref.marketplace_id)
+            read.operation = str(f["operation"])
+            return
+        read.events.append(domain.listing_issues_observed(read.issues, item, self.producer))
+
+    # ------------------------------------------------------------ recording
+
+    async def process(self, bodies: Sequence[bytes], source: str) -> list[Outcome]:
+        """Read, dedup and record a batch in one transaction; raises only when the database fails,
+        in which case nothing was recorded and the batch must be delivered again."""
+        reads = [self.read(body) for body in bodies]
+        pending = [r for r in reads if r.issues is not None and r.rejected is None]
+        if pending:
+            await asyncio.gather(*(self._complete_issues(r) for r in pending))
+        pool = self._pool()
+        if pool is None:
+            raise RuntimeError("the service is not started")
+        async with pool.acquire() as conn, conn.transaction():
+            fresh = await self._first_sightings(conn, [r for r in reads if r.rejected is None])
+            kept = await self._keep_rejected(conn, [r for r in reads if r.rejected is not None], source)
+            events: list[Event] = []
+            for read in reads:
+                if read.rejected is None and id(read) in fresh:
+                    events.extend(read.events)
+                elif read.rejected is not None and id(read) in kept:
+                    events.append(self._error(read, kept[id(read)]))
+            await outbox.write(conn, self.schema, events)
+        return self._after_commit(reads, fresh, kept)
+
+    async def _first_sightings(self, conn: asyncpg.Connection, reads: list[_Read]) -> set[int]:
+        """The reads whose NotificationId was not seen before (a copy later in the same batch is a duplicate)."""
+        first: dict[str, _Read] = {}
+        for read in reads:
+            assert read.notification is not None
+            first.setdefault(read.notification.notification_id, read)
+        if not first:
+            return set()
+        ids = list(first)
+        rows = await conn.fetch(
+            "INSERT INTO notifications_seen (notification_id, notification_type, account_id) "
+            "SELECT * FROM unnest($1::text[], $2::text[], $3::text[]) "
+            "ON CONFLICT (notification_id) DO NOTHING RETURNING notification_id",
+            ids, [first[i].notification.notification_type for i in ids],  # type: ignore[union-attr]
+            [_account_of(first[i]) for i in ids])
+        return {id(first[r["notification_id"]]) for r in rows}
+
+    async def _keep_rejected(self, conn: asyncpg.Connection, reads: list[_Read], source: str) -> dict[int, int]:
+        """Keep each rejected body (once per distinct body); returns the kept row id of the ones new here."""
+        by_hash: dict[bytes, _Read] = {}
+        for read in reads:
+            by_hash.setdefault(hashlib.sha256(read.body).digest(), read)
+        if not by_hash:
+            return {}
+        hashes = list(by_hash)
+        rej = [by_hash[h].rejected for h in hashes]
+        rows = await conn.fetch(
+            "INSERT INTO notifications_rejected "
+            "(body_sha256, body, source, notification_type, notification_id, account_id, code, message) "
+            "SELECT h, b, $3, t, n, a, c, m FROM unnest($1::bytea[], $2::bytea[], $4::text[], $5::text[], "
+            "$6::text[], $7::text[], $8::text[]) AS u(h, b, t, n, a, c, m) "
+            "ON CONFLICT (body_sha256) DO NOTHING RETURNING id, body_sha256",
+            hashes, [by_hash[h].body for h in hashes], source,
+            [r.notification_type for r in rej], [r.notification_id for r in rej],  # type: ignore[union-attr]
+            [r.account_id for r in rej], [r.code for r in rej], [r.message for r in rej])  # type: ignore[union-attr]
+        return {id(by_hash[bytes(r["body_sha256"])]): r["id"] for r in rows}
+
+    def _error(self, read: _Read, kept_id: int) -> CommunicationError:
+        rejected = read.rejected
+        assert rejected is not None
+        kind = rejected.notification_type or "unknown"
+        account = self.client.accounts.get(rejected.account_id) if rejected.account_id else None
+        return CommunicationError.new(
+            producer=self.producer, system="amazon", account_id=rejected.account_id,
+            marketplace_id=rejected.marketplace_id, region=account.region if account else None,
+            operation=read.operation or f"notification:{kind}", code=rejected.code,
+            message=rejected.message[:2000], attempts=1, request_ref=f"notifications_rejected:{kept_id}")
+
+    def _after_commit(self, reads: list[_Read], fresh: set[int], kept: dict[int, int]) -> list[Outcome]:
+        outcomes = []
+        for read in reads:
+            n = read.notification
+            kind = n.notification_type if n else None
+            if read.rejected is not None:
+                r = read.rejected
+                outcomes.append(Outcome("rejected", r.notification_type or kind, r.notification_id, r.code,
+                                        r.message, kept.get(id(read))))
+                log.warning("notification_rejected", notification_type=r.notification_type, code=r.code,
+                            reason=r.message, kept_id=kept.get(id(read)))
+            elif id(read) in fresh:
+                outcomes.append(Outcome("emitted", kind, n.notification_id if n else None))
+                if read.order is not None:
+                    self._wake(read.order)
+            else:
+                outcomes.append(Outcome("duplicate", kind, n.notification_id if n else None))
+            NOTIFICATIONS.labels(self.producer, outcomes[-1].notification_type or "unknown",
+                                 outcomes[-1].outcome).inc()
+        return outcomes
+
+    def _wake(self, order: OrderChange) -> None:
+        ORDER_CHANGES.labels(self.producer, order.account_id).inc()
+        if self.wake_orders is None:
+            return
+        try:
+            self.wake_orders(order.account_id)
+        except Exception as exc:  # the poller's sweep catches the order anyway
+            log.warning("order_poller_wake_failed", account_id=order.account_id, error=repr(exc))
+
+
+def _account_of(read: _Read) -> str | None:
+    for event in read.events:
+        return getattr(event, "account_id", None)
+    if read.order is not None:
+        return read.order.account_id
+    return read.issues.listing.account_id if read.issues is not None else None
+
+
+def order_poller_waker(service: object) -> Callable[[str], Any]:
+    """`service.order_poller.wake(account_id)`, looked up at call time: the poller is optional."""
+    def wake(account_id: str) -> Any:
+        poller = getattr(service, "order_poller", None)
+        if poller is not None:
+            return poller.wake(account_id)
+        return None
+    return wake
+
+
+def router(processor: NotificationProcessor) -> APIRouter:
+    api = APIRouter(tags=["notifications"])
+
+    @api.post("/notifications")
+    async def push(request: Request) -> JSONResponse:
+        """One notification pushed over HTTP (the simulator's push mode), processed like an SQS message.
+
+        200 when its events were recorded (or it was a duplicate); 400 when it cannot be read, with the
+        reason and the id under which the body is kept."""
+        outcome = (await processor.process([await request.body()], "http"))[0]
+        body = {k: v for k, v in {
+            "outcome": outcome.outcome, "notificationType": outcome.notification_type,
+            "notificationId": outcome.notification_id, "code": outcome.code, "message": outcome.message,
+            "keptId": outcome.kept_id}.items() if v is not None}
+        return JSONResponse(body, 400 if outcome.outcome == "rejected" else 200)
+
+    return api
+
+
+def attach(service: Any, client: SpApiClient) -> NotificationProcessor:
+    """Wire notifications into a gateway: the push route always, the SQS reader when a queue is configured."""
+    s = service.settings
+    processor = NotificationProcessor(pool=lambda: service.pool, schema=service.schema, producer=service.name,
+                                      client=client, wake_orders=order_poller_waker(service))
+    service.include_router(router(processor))
+    service.notifications = processor
+    if s.notifications_sqs_queue_url:
+        secret = s.notifications_sqs_secret_access_key
+        reader = SqsReader(QueueSettings(
+            queue_url=s.notifications_sqs_queue_url, region=s.notifications_sqs_region,
+            endpoint_url=s.notifications_sqs_endpoint_url, access_key_id=s.notifications_sqs_access_key_id,
+            secret_access_key=secret.get_secret_value() if secret else None, wait_s=s.notifications_sqs_wait_s,
+            visibility_timeout_s=s.notifications_sqs_visibility_timeout_s), processor.process)
+        service.notifications_reader = reader
+        service.background("notifications-sqs", reader.run)
+    return processor
