@@ -7,6 +7,7 @@ this module only does the I/O around them.
 from __future__ import annotations
 
 import asyncio
+import gzip
 import random
 import time
 from collections.abc import Awaitable, Callable
@@ -26,6 +27,8 @@ log = get_logger(component="sp-api")
 LISTINGS_ITEMS = "/listings/2021-08-01/items"
 LWA_OPERATION = "lwaToken"
 VERIFY_INCLUDED = "summaries,offers,fulfillmentAvailability"
+FEEDS = "/feeds/2021-06-30"
+SEARCH_MAX_IDENTIFIERS = 20
 SEARCH_INCLUDED = "summaries,offers,fulfillmentAvailability,issues,attributes"
 
 Json = dict[str, Any]
@@ -66,6 +69,14 @@ def search_results_problem(body: Json) -> str | None:
     if not isinstance(pagination, dict) or not isinstance(pagination.get("nextToken", ""), str):
         return "ItemSearchResults.pagination.nextToken is not a string"
     return None
+
+
+def _text(body: Json, name: str) -> str:
+    """A required string field of an answer; a missing one is an answer we cannot use."""
+    value = body.get(name)
+    if not isinstance(value, str) or not value:
+        raise ValueError(f"the answer has no {name}")
+    return value
 
 
 class SpApiClient:
@@ -139,6 +150,77 @@ class SpApiClient:
         seller = quote(self.account(account_id).seller_id, safe="")
         return (await self.call(account_id, "searchListingsItems", "GET", f"{LISTINGS_ITEMS}/{seller}",
                                 params=params, check=search_results_problem))[1]
+
+    # ------------------------------------------------------------ Feeds API (JSON_LISTINGS_FEED) and read-back by SKU
+
+    async def create_feed_document(self, account_id: str, content_type: str) -> tuple[str, str]:
+        """A new feed document: its id and the pre-signed URL to upload the content to."""
+        body = (await self.call(account_id, "createFeedDocument", "POST", f"{FEEDS}/documents",
+                                json={"contentType": content_type}))[1]
+        return _text(body, "feedDocumentId"), _text(body, "url")
+
+    async def upload_feed_document(self, url: str, content: bytes, content_type: str) -> None:
+        """PUT the content to the document's pre-signed URL (not an SP-API call: no token, no usage plan)."""
+        await self._transfer("uploadFeedDocument", "PUT", url, content=content,
+                             headers={"content-type": content_type})
+
+    async def create_feed(self, account_id: str, feed_type: str, marketplace_ids: list[str], document_id: str) -> str:
+        body = (await self.call(account_id, "createFeed", "POST", f"{FEEDS}/feeds", json={
+            "feedType": feed_type, "marketplaceIds": marketplace_ids, "inputFeedDocumentId": document_id}))[1]
+        return _text(body, "feedId")
+
+    async def get_feed(self, account_id: str, feed_id: str) -> Json:
+        return (await self.call(account_id, "getFeed", "GET", f"{FEEDS}/feeds/{quote(feed_id, safe='')}"))[1]
+
+    async def get_feed_document(self, account_id: str, document_id: str) -> Json:
+        """The document's download URL and `compressionAlgorithm` (GZIP or absent)."""
+        return (await self.call(account_id, "getFeedDocument", "GET",
+                                f"{FEEDS}/documents/{quote(document_id, safe='')}"))[1]
+
+    async def download_feed_document(self, document: Json) -> bytes:
+        """The content behind a getFeedDocument answer, unzipped when Amazon says it is GZIP."""
+        content = await self._transfer("downloadFeedDocument", "GET", _text(document, "url"))
+        if document.get("compressionAlgorithm") == "GZIP":
+            return gzip.decompress(content)
+        return content
+
+    async def listings_by_sku(self, account_id: str, marketplace_id: str, skus: list[str],
+                              included_data: str = VERIFY_INCLUDED) -> list[Json]:
+        """Up to 20 listings in one searchListingsItems call, looked up by SKU (unknown SKUs are absent)."""
+        if not 1 <= len(skus) <= SEARCH_MAX_IDENTIFIERS or any("," in s for s in skus):
+            raise ValueError(f"1 to {SEARCH_MAX_IDENTIFIERS} SKUs without commas, got {len(skus)}")
+        seller = quote(self.account(account_id).seller_id, safe="")
+        body = (await self.call(account_id, "searchListingsItems", "GET", f"{LISTINGS_ITEMS}/{seller}", params={
+            "marketplaceIds": marketplace_id, "identifiers": ",".join(skus), "identifiersType": "SKU",
+            "pageSize": str(SEARCH_MAX_IDENTIFIERS), "includedData": included_data}))[1]
+        items = body.get("items")
+        if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
+            raise ValueError("searchListingsItems answered without a list of items")
+        return items
+
+    async def _transfer(self, operation: str, method: str, url: str, **kwargs: Any) -> bytes:
+        """A document upload or download, retried like an SP-API call; the signed URL never reaches an error."""
+        attempt = 0
+        while True:
+            attempt += 1
+            status: int | None = None
+            code: str | None = None
+            try:
+                response = await self.http.request(method, url, **kwargs)
+            except httpx.TransportError as exc:
+                code = type(exc).__name__
+            else:
+                status = response.status_code
+                if 200 <= status < 300:
+                    return response.content
+            delay = self.retry.next_delay(attempt, status, code, self.rng)
+            if delay is None:
+                fields = communication_error_fields(operation=operation, attempts=attempt, status=status,
+                                                    error_code=code, message=f"document {method} failed",
+                                                    secrets=())
+                log.warning("document_transfer_failed", **fields)
+                raise AmazonCallFailed(fields, status)
+            await self.sleep(delay)
 
     # ------------------------------------------------------------ the call loop
 

@@ -1,9 +1,19 @@
 """Listing updates out to Amazon: store each request, then send the newest per listing field.
 
-The consumer only stores requests (`on_listing_updates`). The `Sender` picks pending rows, lets
-the domain coalescer decide what goes out, calls the Listings Items API per SKU, checks with
-getListingsItem that Amazon applied what it accepted, and records the outcome with its events in
-one transaction.
+The consumer only stores requests (`on_listing_updates`). The `Sender` works in three steps so no
+database connection waits on Amazon:
+
+1. claim, in one short transaction: the oldest listings with pending rows and none in flight; the
+   domain coalescer keeps the newest request per field, the rest are answered as superseded right
+   there, and the rows to send are marked `in_flight` with this sender's id and the time;
+2. call Amazon with no transaction open: a patch/put/delete per listing, checked with
+   getListingsItem, while the backlog is small; a JSON_LISTINGS_FEED (`feeds.py`) when it is large;
+3. record, in a second short transaction: the rows' status, what was sent per field, and the events.
+
+While a listing has a row in flight nothing else of it is claimed, so an older value never lands
+after a newer one, even across replicas. A sender renews its claims while it works; claims not
+renewed within the lease (the sender died) are taken back: single calls go back to pending and are
+sent again (a price sent twice is the same price), feeds are adopted and polled where they were.
 
 Every request gets exactly one answer: a ListingUpdateResult (accepted, rejected with Amazon's
 issues, or rejected as superseded with an INFO issue coded `Superseded` when a newer request for
@@ -14,9 +24,10 @@ the row stays `failed` for replay (a replayed row then gets its ListingUpdateRes
 from __future__ import annotations
 
 import asyncio
+import json
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -25,11 +36,13 @@ import asyncpg
 from amazon_gateway.client import AmazonCallFailed, SpApiClient
 from amazon_gateway.domain import payloads
 from amazon_gateway.domain.coalesce import (
+    DEFAULT_FEED_MESSAGES,
     ListingKey,
     ListingUpdateCoalescer,
     PendingUpdate,
     SingleCall,
     Superseded,
+    plan_calls,
 )
 from amazon_gateway.domain.retry import redact
 from contracts import Event, decode, encode
@@ -47,6 +60,8 @@ log = get_logger(component="outbound")
 SUPERSEDED_CODE = "Superseded"
 NOT_APPLIED_CODE = "NotApplied"
 UNEXPECTED_CODE = "UnexpectedResponse"
+INVALID_CODE = "InvalidRequest"
+LOCK_SPACE = "amazon-gateway.listing"
 
 # ---------------------------------------------------------------- consuming
 
@@ -55,12 +70,14 @@ async def on_listing_updates(tx: Tx, events: list[ListingUpdateRequested]) -> No
     """Store every request durably; deciding what to send is the sender's job."""
     await tx.conn.execute(
         """
-        INSERT INTO pending_updates (request_id, account_id, marketplace_id, sku, requested_at, request)
-        SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::timestamptz[], $6::bytea[])
+        INSERT INTO pending_updates (request_id, account_id, marketplace_id, sku, requested_at, request, urgent)
+        SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::timestamptz[], $6::bytea[],
+                             $7::boolean[])
         ON CONFLICT (request_id) DO NOTHING
         """,
         [e.event_id for e in events], [e.account_id for e in events], [e.marketplace_id for e in events],
-        [e.sku for e in events], [e.requested_at for e in events], [encode(e) for e in events])
+        [e.sku for e in events], [e.requested_at for e in events], [encode(e) for e in events],
+        [e.urgent for e in events])
 
 
 # ---------------------------------------------------------------- sending
@@ -73,6 +90,23 @@ class Sent:
     update: PendingUpdate
     outcome: payloads.Outcome | None = None
     failure: dict[str, Any] | None = None
+
+
+@dataclass
+class Claim:
+    """What one claim took: listings to send one call each, feeds built and stored, rows handled."""
+
+    singles: list[PendingUpdate] = field(default_factory=list)
+    feed_ids: list[int] = field(default_factory=list)
+    rows: int = 0
+
+
+@dataclass(frozen=True)
+class Candidate:
+    key: ListingKey
+    urgent: bool
+    age_s: float
+    quiet_s: float
 
 
 def drop_stale_fields(
@@ -88,12 +122,38 @@ def drop_stale_fields(
     return PendingUpdate(update.key, kept, update.superseded), dropped
 
 
+def choose_keys(candidates: Sequence[Candidate], *, batch_size: int, backlog_threshold: int, feed_messages: int,
+                linger_s: float, max_wait_s: float, feeds_open: bool) -> list[ListingKey]:
+    """Which candidate listings to claim now (candidates come urgent first, then oldest first).
+
+    A backlog up to the threshold goes out as single calls, `batch_size` listings at a time. A
+    larger one goes to a feed, but only once it has stopped growing for `linger_s` (a burst is
+    still arriving otherwise, and one feed beats several), or its oldest row has waited
+    `max_wait_s`, or a whole feed is ready; until then, and while no feed may be opened, only the
+    urgent listings are taken.
+    """
+    backlog = [c for c in candidates if not c.urgent]
+    urgent = [c.key for c in candidates if c.urgent]
+    if len(backlog) <= backlog_threshold:
+        return [c.key for c in candidates][: max(batch_size, len(urgent))]
+    settled = (min(c.quiet_s for c in backlog) >= linger_s or max(c.age_s for c in backlog) >= max_wait_s
+               or len(backlog) >= feed_messages)
+    if feeds_open and settled:
+        return [c.key for c in candidates]
+    return urgent
+
+
 class Sender:
     def __init__(
         self, *, pool: asyncpg.Pool, schema: str, producer: str, client: SpApiClient,
         batch_size: int = 200, concurrency: int = 8, verify_attempts: int = 3,
-        verify_delay_s: float = 1.0, idle_s: float = 0.25,
+        verify_delay_s: float = 1.0, idle_s: float = 0.25, backlog_threshold: int = 200,
+        feed_messages: int = DEFAULT_FEED_MESSAGES, feed_linger_s: float = 2.0, feed_max_wait_s: float = 30.0,
+        max_open_feeds: int = 5, feed_poll_s: float = 30.0, feed_poll_max_s: float = 300.0,
+        lease_s: float = 60.0,
     ) -> None:
+        from amazon_gateway.feeds import FeedRunner  # feeds uses this module's recording helpers
+
         self.pool = pool
         self.schema = schema
         self.producer = producer
@@ -102,30 +162,62 @@ class Sender:
         self.verify_attempts = verify_attempts
         self.verify_delay_s = verify_delay_s
         self.idle_s = idle_s
+        self.backlog_threshold = backlog_threshold
+        self.feed_messages = feed_messages
+        self.feed_linger_s = feed_linger_s
+        self.feed_max_wait_s = feed_max_wait_s
+        self.max_open_feeds = max_open_feeds
+        self.lease_s = lease_s
+        self.instance = uuid.uuid4()
+        self.feeds = FeedRunner(self, poll_s=feed_poll_s, poll_max_s=feed_poll_max_s)
         self._slots = asyncio.Semaphore(concurrency)
+        self._feed_tasks: dict[int, asyncio.Task[None]] = {}
 
     async def run(self) -> None:
         """Send for the service's lifetime; nothing Amazon answers stops it."""
-        while True:
-            try:
-                sent = await self.send_once()
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # database trouble: try again shortly
-                log.warning("sender_failed", error=repr(exc))
-                sent = 0
-            if not sent:
-                await asyncio.sleep(self.idle_s)
+        keeper = asyncio.create_task(self._keep_claims(), name="listing-sender-claims")
+        try:
+            while True:
+                try:
+                    sent = await self.send_once()
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:  # database trouble: try again shortly
+                    log.warning("sender_failed", error=repr(exc))
+                    sent = 0
+                if not sent:
+                    await asyncio.sleep(self.idle_s)
+        finally:
+            keeper.cancel()
+            for task in list(self._feed_tasks.values()):
+                task.cancel()
+            await asyncio.gather(keeper, *self._feed_tasks.values(), return_exceptions=True)
 
     async def send_once(self) -> int:
-        """One batch of pending rows, start to finish in one transaction; returns the rows handled."""
+        """Claim, call Amazon for the single calls (feeds run on their own), record; returns the rows handled."""
+        claim = await self.claim()
+        for feed_id in claim.feed_ids:
+            self._start_feed(feed_id)
+        if claim.singles:
+            results = await asyncio.gather(*(self._send(u) for u in claim.singles))
+            await self._record_all(results)
+        return claim.rows
+
+    # ------------------------------------------------------------ claiming
+
+    async def claim(self) -> Claim:
+        """Step 1: take listings, answer what is superseded, mark the rest in flight; one short transaction."""
         async with self.pool.acquire() as conn, conn.transaction():
-            rows = await conn.fetch(
-                "SELECT request_id, account_id, marketplace_id, sku, request FROM pending_updates "
-                "WHERE status = 'pending' ORDER BY seq LIMIT $1 FOR UPDATE SKIP LOCKED", self.batch_size)
+            candidates = await self._candidates(conn)
+            if not candidates:
+                return Claim()
+            keys = choose_keys(
+                candidates, batch_size=self.batch_size, backlog_threshold=self.backlog_threshold,
+                feed_messages=self.feed_messages, linger_s=self.feed_linger_s, max_wait_s=self.feed_max_wait_s,
+                feeds_open=len(self._feed_tasks) < self.max_open_feeds)
+            rows = await self._lock_rows(conn, keys) if keys else []
             if not rows:
-                return 0
-            rows = await self._own_listings(conn, rows)
+                return Claim()
             requests = [decode(r["request"], {"ListingUpdateRequested"}) for r in rows]
             sent_marks = await self._sent_marks(conn, {(r["account_id"], r["marketplace_id"], r["sku"])
                                                        for r in rows})
@@ -138,20 +230,75 @@ class Sender:
                 if update is not None:
                     updates.append(update)
                     superseded.extend(update.superseded)
-            results = await asyncio.gather(*(self._send(u) for u in updates))
+            known = [u for u in updates if u.account_id in self.client.accounts]
+            unknown = [u for u in updates if u.account_id not in self.client.accounts]  # they fail as single calls
+            plan = plan_calls(known, self.backlog_threshold, feed_messages=self.feed_messages)
+            claim = Claim(singles=[c.update for c in plan.calls] + unknown, rows=len(rows))
             events = self._record_superseded(superseded)
-            for result in results:
-                events.extend(await self._record(conn, result))
-            await self._mark(conn, [s.request.event_id for s in superseded], "superseded", sent=False)
+            await _set_status(conn, [s.request.event_id for s in superseded], "superseded", sent=False)
+            in_flight = [i for u in updates for i in u.request_ids]
+            await conn.execute(
+                "UPDATE pending_updates SET status = 'in_flight', claim = $2, claimed_at = now(), updated_at = now() "
+                "WHERE request_id = ANY($1::uuid[])", in_flight, self.instance)
+            for feed in plan.feeds:
+                feed_id, rejected = await self._store_feed(conn, feed.account_id, feed.marketplace_id, feed.updates)
+                if feed_id is not None:
+                    claim.feed_ids.append(feed_id)
+                for update, reason in rejected:
+                    issue = AmazonIssue(code=INVALID_CODE, message=reason, severity="ERROR")
+                    events.extend(await self.record(conn, Sent(update, outcome=payloads.Outcome(False, [issue]))))
             await outbox.write(conn, self.schema, events)
-        return len(rows)
+        if superseded or plan.feeds:
+            log.info("listings_claimed", rows=len(rows), superseded=len(superseded), single=len(claim.singles),
+                     feeds=len(claim.feed_ids), feed_listings=sum(len(f.updates) for f in plan.feeds))
+        return claim
 
-    async def _own_listings(self, conn: asyncpg.Connection, rows: Sequence[asyncpg.Record]) -> list[asyncpg.Record]:
-        """Only rows of listings no other replica is sending right now (per-listing order)."""
-        keys = sorted({f"{r['account_id']}|{r['marketplace_id']}|{r['sku']}" for r in rows})
-        owned = {k for k in keys if await conn.fetchval(
-            "SELECT pg_try_advisory_xact_lock(hashtext('amazon-gateway.listing'), hashtext($1))", k)}
-        return [r for r in rows if f"{r['account_id']}|{r['marketplace_id']}|{r['sku']}" in owned]
+    async def _candidates(self, conn: asyncpg.Connection) -> list[Candidate]:
+        """Listings with pending rows and nothing in flight: urgent first, then by their oldest row."""
+        rows = await conn.fetch(
+            """
+            SELECT p.account_id, p.marketplace_id, p.sku, bool_or(p.urgent) AS urgent,
+                   extract(epoch FROM now() - min(p.received_at)) AS age_s,
+                   extract(epoch FROM now() - max(p.received_at)) AS quiet_s
+            FROM pending_updates p
+            WHERE p.status = 'pending' AND NOT EXISTS (
+                SELECT 1 FROM pending_updates f
+                WHERE f.status = 'in_flight' AND f.account_id = p.account_id
+                  AND f.marketplace_id = p.marketplace_id AND f.sku = p.sku)
+            GROUP BY p.account_id, p.marketplace_id, p.sku
+            ORDER BY bool_or(p.urgent) DESC, min(p.seq)
+            LIMIT $1
+            """, max(self.feed_messages, self.batch_size))
+        return [Candidate((r["account_id"], r["marketplace_id"], r["sku"]), r["urgent"], float(r["age_s"]),
+                          float(r["quiet_s"])) for r in rows]
+
+    @staticmethod
+    async def _lock_rows(conn: asyncpg.Connection, keys: list[ListingKey]) -> list[asyncpg.Record]:
+        """The pending rows of those listings this transaction could lock (one listing, one owner).
+
+        The advisory lock keeps two replicas from claiming one listing at the same moment; the
+        in-flight check runs after it, so it sees a claim another replica committed meanwhile.
+        """
+        names = [f"{a}|{m}|{s}" for a, m, s in keys]
+        owned = set(await conn.fetchval(
+            "SELECT coalesce(array_agg(k), '{}') FROM unnest($1::text[]) AS k "
+            "WHERE pg_try_advisory_xact_lock(hashtext($2), hashtext(k))", sorted(names), LOCK_SPACE))
+        mine = [k for k, n in zip(keys, names, strict=True) if n in owned]
+        if not mine:
+            return []
+        return await conn.fetch(
+            """
+            SELECT p.request_id, p.account_id, p.marketplace_id, p.sku, p.request, p.attempts
+            FROM pending_updates p
+            JOIN unnest($1::text[], $2::text[], $3::text[]) AS k(a, m, s)
+              ON p.account_id = k.a AND p.marketplace_id = k.m AND p.sku = k.s
+            WHERE p.status = 'pending' AND NOT EXISTS (
+                SELECT 1 FROM pending_updates f
+                WHERE f.status = 'in_flight' AND f.account_id = p.account_id
+                  AND f.marketplace_id = p.marketplace_id AND f.sku = p.sku)
+            ORDER BY p.seq
+            FOR UPDATE OF p SKIP LOCKED
+            """, [k[0] for k in mine], [k[1] for k in mine], [k[2] for k in mine])
 
     @staticmethod
     async def _sent_marks(conn: asyncpg.Connection, keys: set[ListingKey]) -> dict[tuple[str, str, str, str], datetime]:
@@ -164,6 +311,85 @@ class Sender:
             [k[0] for k in keys], [k[1] for k in keys], [k[2] for k in keys])
         return {(m["account_id"], m["marketplace_id"], m["sku"], m["field"]): m["requested_at"] for m in marks}
 
+    async def _store_feed(
+        self, conn: asyncpg.Connection, account_id: str, marketplace_id: str, updates: Sequence[PendingUpdate],
+    ) -> tuple[int | None, list[tuple[PendingUpdate, str]]]:
+        """Build the feed document and keep it with its message map; updates no message can carry are returned."""
+        rejected: list[tuple[PendingUpdate, str]] = []
+        carried: list[PendingUpdate] = []
+        for update in updates:
+            try:
+                payloads.feed_message(1, update)
+            except (payloads.MissingValue, payloads.NotRepresentable) as exc:
+                rejected.append((update, str(exc)))
+            else:
+                carried.append(update)
+        if not carried:
+            return None, rejected
+        seller = self.client.accounts[account_id].seller_id
+        built = payloads.feed_document(seller, carried, report_included=payloads.VERIFY_REPORT_INCLUDED)
+        messages = {str(i): {name: str(r.event_id) for name, r in u.fields.items()}
+                    for i, u in built.updates_by_message.items()}
+        feed_id = await conn.fetchval(
+            "INSERT INTO listing_feeds (account_id, marketplace_id, claim, claimed_at, document, messages) "
+            "VALUES ($1, $2, $3, now(), $4, $5::jsonb) RETURNING id",
+            account_id, marketplace_id, self.instance, json.dumps(built.document, separators=(",", ":")).encode(),
+            json.dumps(messages))
+        ids = [(r.event_id, i) for i, u in built.updates_by_message.items() for r in u.requests]
+        await conn.execute(
+            "UPDATE pending_updates p SET feed_id = $1, message_id = u.m FROM unnest($2::uuid[], $3::int[]) AS u(r, m) "
+            "WHERE p.request_id = u.r", feed_id, [r for r, _ in ids], [m for _, m in ids])
+        return feed_id, rejected
+
+    # ------------------------------------------------------------ keeping and taking back claims
+
+    async def _keep_claims(self) -> None:
+        """Renew this sender's claims and take back those whose sender stopped renewing them."""
+        while True:
+            try:
+                await self.keep_claims()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning("claim_upkeep_failed", error=repr(exc))
+            await asyncio.sleep(self.lease_s / 3)
+
+    async def keep_claims(self) -> None:
+        async with self.pool.acquire() as conn, conn.transaction():
+            await conn.execute(
+                "UPDATE pending_updates SET claimed_at = now() WHERE claim = $1 AND status = 'in_flight'",
+                self.instance)
+            await conn.execute(
+                "UPDATE listing_feeds SET claimed_at = now() WHERE claim = $1 AND status IN ('new', 'submitted')",
+                self.instance)
+            expired = f"now() - make_interval(secs => {float(self.lease_s)})"
+            back = await conn.execute(
+                "UPDATE pending_updates SET status = 'pending', claim = NULL, claimed_at = NULL, updated_at = now() "
+                f"WHERE status = 'in_flight' AND feed_id IS NULL AND claimed_at < {expired}")
+            adopted = [r["id"] for r in await conn.fetch(
+                f"UPDATE listing_feeds SET claim = $1, claimed_at = now() WHERE status IN ('new', 'submitted') "
+                f"AND (claim IS NULL OR claimed_at < {expired}) RETURNING id", self.instance)]
+            if adopted:
+                await conn.execute(
+                    "UPDATE pending_updates SET claim = $1, claimed_at = now() "
+                    "WHERE feed_id = ANY($2::bigint[]) AND status = 'in_flight'", self.instance, adopted)
+        if back != "UPDATE 0":
+            log.warning("claims_taken_back", rows=int(back.split()[-1]))
+        for feed_id in adopted:
+            log.warning("feed_adopted", feed_id=feed_id)
+            self._start_feed(feed_id)
+
+    def _start_feed(self, feed_id: int) -> None:
+        if feed_id in self._feed_tasks:
+            return
+        task = asyncio.create_task(self.feeds.run(feed_id), name=f"listing-feed-{feed_id}")
+        self._feed_tasks[feed_id] = task
+        task.add_done_callback(lambda _t: self._feed_tasks.pop(feed_id, None))
+
+    @property
+    def open_feeds(self) -> int:
+        return len(self._feed_tasks)
+
     # ------------------------------------------------------------ talking to Amazon
 
     async def _send(self, update: PendingUpdate) -> Sent:
@@ -173,7 +399,7 @@ class Sender:
             except AmazonCallFailed as exc:
                 return Sent(update, failure=exc.fields)
             except (payloads.MissingValue, payloads.NotRepresentable) as exc:
-                issue = AmazonIssue(code="InvalidRequest", message=str(exc), severity="ERROR")
+                issue = AmazonIssue(code=INVALID_CODE, message=str(exc), severity="ERROR")
                 return Sent(update, outcome=payloads.Outcome(False, [issue]))
             except Exception as exc:  # an answer we cannot read: keep the row for replay, keep going
                 log.warning("unexpected_answer", account_id=update.account_id, sku=update.sku, error=repr(exc))
@@ -204,18 +430,32 @@ class Sender:
                 return Sent(update, outcome=outcome)
             log.warning("accepted_not_applied", account_id=account, marketplace_id=marketplace, sku=sku,
                         operation=operation, attempt=attempt, requests=[str(r.event_id) for r in missing])
-        return Sent(update, failure={
-            "operation": operation, "code": NOT_APPLIED_CODE, "attempts": self.verify_attempts,
-            "message": f"Amazon accepted the update {self.verify_attempts} times but did not apply it"})
+        return Sent(update, failure=not_applied(operation, self.verify_attempts))
 
     # ------------------------------------------------------------ recording
 
-    def _result(self, request: ListingUpdateRequested, accepted: bool, issues: list[AmazonIssue],
-                submission_id: str | None = None) -> Event:
+    async def _record_all(self, results: Sequence[Sent]) -> None:
+        """Step 3: outcomes and their events, in one short transaction."""
+        async with self.pool.acquire() as conn, conn.transaction():
+            events: list[Event] = []
+            for result in results:
+                events.extend(await self.record(conn, result))
+            await outbox.write(conn, self.schema, events)
+
+    def result(self, request: ListingUpdateRequested, accepted: bool, issues: list[AmazonIssue],
+               submission_id: str | None = None) -> Event:
         return ListingUpdateResult.new(
             producer=self.producer, caused_by=request, account_id=request.account_id,
             marketplace_id=request.marketplace_id, sku=request.sku, request_event_id=str(request.event_id),
             accepted=accepted, submission_id=submission_id, issues=issues)
+
+    def communication_error(self, update: PendingUpdate, failure: dict[str, Any]) -> Event:
+        account = self.client.accounts.get(update.account_id)
+        return CommunicationError.new(
+            producer=self.producer, caused_by=update.requests[0], system="amazon", account_id=update.account_id,
+            marketplace_id=update.marketplace_id, region=account.region if account else None,
+            operation=failure["operation"], code=failure["code"], message=failure["message"],
+            attempts=failure["attempts"], request_ref=",".join(str(i) for i in update.request_ids))
 
     def _record_superseded(self, superseded: list[Superseded]) -> list[Event]:
         events = []
@@ -223,49 +463,70 @@ class Sender:
             by = f" by request {s.by}" if s.by else " by a newer request already sent"
             issue = AmazonIssue(code=SUPERSEDED_CODE, severity="INFO",
                                 message=f"not sent: superseded{by}")
-            events.append(self._result(s.request, False, [issue]))
+            events.append(self.result(s.request, False, [issue]))
         return events
 
-    async def _record(self, conn: asyncpg.Connection, sent: Sent) -> list[Event]:
+    async def _owned(self, conn: asyncpg.Connection, ids: Sequence[uuid.UUID], status: str,
+                     error: str | None = None) -> set[uuid.UUID]:
+        """Close this sender's in-flight rows with a status; returns the ids it still held.
+
+        A row no longer held (its claim expired and another sender took it) is that sender's to
+        answer, so no event is written for it here.
+        """
+        rows = await conn.fetch(
+            "UPDATE pending_updates SET status = $2, attempts = attempts + 1, last_error = coalesce($4, last_error), "
+            "claim = NULL, claimed_at = NULL, updated_at = now() "
+            "WHERE request_id = ANY($1::uuid[]) AND status = 'in_flight' AND claim = $3 RETURNING request_id",
+            list(ids), status, self.instance, error)
+        return {r["request_id"] for r in rows}
+
+    async def record(self, conn: asyncpg.Connection, sent: Sent) -> list[Event]:
         update = sent.update
-        requests = update.requests
-        ids = [r.event_id for r in requests]
         if sent.failure is not None:
             f = sent.failure
-            await conn.execute(
-                "UPDATE pending_updates SET status = 'failed', attempts = attempts + 1, last_error = $2, "
-                "updated_at = now() WHERE request_id = ANY($1::uuid[])", ids, f"{f['code']}: {f['message']}")
-            account = self.client.accounts.get(update.account_id)
-            return [CommunicationError.new(
-                producer=self.producer, caused_by=requests[0], system="amazon", account_id=update.account_id,
-                marketplace_id=update.marketplace_id, region=account.region if account else None,
-                operation=f["operation"], code=f["code"], message=f["message"], attempts=f["attempts"],
-                request_ref=",".join(str(i) for i in ids))]
+            if not await self._owned(conn, update.request_ids, "failed", f"{f['code']}: {f['message']}"):
+                return []
+            return [self.communication_error(update, f)]
         assert sent.outcome is not None
-        await self._mark(conn, ids, "done")
-        names = list(update.fields)
-        await conn.execute(
-            """
-            INSERT INTO sent_fields AS s (account_id, marketplace_id, sku, field, requested_at)
-            SELECT $1, $2, $3, f, t FROM unnest($4::text[], $5::timestamptz[]) AS u(f, t)
-            ON CONFLICT (account_id, marketplace_id, sku, field)
-            DO UPDATE SET requested_at = greatest(s.requested_at, EXCLUDED.requested_at)
-            """,
-            *update.key, names, [update.fields[n].requested_at for n in names])
+        owned = await self._owned(conn, update.request_ids, "done")
+        if not owned:
+            return []
+        await record_sent_fields(conn, [update])
         o = sent.outcome
-        return [self._result(r, o.accepted, list(o.issues), o.submission_id) for r in requests]
+        return [self.result(r, o.accepted, list(o.issues), o.submission_id)
+                for r in update.requests if r.event_id in owned]
 
-    @staticmethod
-    async def _mark(conn: asyncpg.Connection, ids: list[uuid.UUID], status: str, *, sent: bool = True) -> None:
-        if ids:
-            await conn.execute(
-                "UPDATE pending_updates SET status = $2, attempts = attempts + $3, updated_at = now() "
-                "WHERE request_id = ANY($1::uuid[])", ids, status, int(sent))
+
+def not_applied(operation: str, attempts: int) -> dict[str, Any]:
+    return {"operation": operation, "code": NOT_APPLIED_CODE, "attempts": attempts,
+            "message": f"Amazon accepted the update {attempts} times but did not apply it"}
+
+
+async def record_sent_fields(conn: asyncpg.Connection, updates: Sequence[PendingUpdate]) -> None:
+    """Remember per listing field the newest request sent, so an older one arriving later is never sent."""
+    rows = [(*u.key, name, r.requested_at) for u in updates for name, r in u.fields.items()]
+    if not rows:
+        return
+    columns = list(zip(*rows, strict=True))
+    await conn.execute(
+        """
+        INSERT INTO sent_fields AS s (account_id, marketplace_id, sku, field, requested_at)
+        SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::timestamptz[])
+        ON CONFLICT (account_id, marketplace_id, sku, field)
+        DO UPDATE SET requested_at = greatest(s.requested_at, EXCLUDED.requested_at)
+        """, *[list(c) for c in columns])
+
+
+async def _set_status(conn: asyncpg.Connection, ids: list[uuid.UUID], status: str, *, sent: bool = True) -> None:
+    if ids:
+        await conn.execute(
+            "UPDATE pending_updates SET status = $2, attempts = attempts + $3, updated_at = now() "
+            "WHERE request_id = ANY($1::uuid[])", ids, status, int(sent))
 
 
 async def replay_failed(pool: asyncpg.Pool, account_id: str | None = None) -> int:
     """Put failed rows back to pending; returns how many."""
     status = await pool.execute(
-        "UPDATE pending_updates SET status = 'pending', updated_at = now() "
+        "UPDATE pending_updates SET status = 'pending', feed_id = NULL, message_id = NULL, updated_at = now() "
         "WHERE status = 'failed' AND ($1::text IS NULL OR account_id = $1)", account_id)
     return int(status.split()[-1])

@@ -42,6 +42,17 @@ class Settings(ServiceSettings):
     verify_attempts: int = Field(default=3, ge=1, description="Sends per update while Amazon accepts but "
                                  "getListingsItem shows it unapplied")
     verify_delay_s: float = Field(default=1.0, ge=0, description="Wait between a write and its check")
+    feed_backlog_threshold: int = Field(default=200, ge=0, description="Listings waiting beyond which non-urgent "
+                                        "updates go as a JSON_LISTINGS_FEED instead of one call each")
+    feed_messages: int = Field(default=10_000, ge=1, le=25_000, description="Messages per feed")
+    feed_linger_s: float = Field(default=2.0, ge=0, description="Quiet time a growing backlog waits for before "
+                                 "it becomes a feed, so one burst makes one feed")
+    feed_max_wait_s: float = Field(default=30.0, ge=0, description="Longest a backlog waits for a burst to end")
+    feed_max_open: int = Field(default=5, ge=1, description="Feeds in flight at once (Amazon allows 5 per 5 min)")
+    feed_poll_s: float = Field(default=30.0, gt=0, description="First wait before getFeed; it grows by half each time")
+    feed_poll_max_s: float = Field(default=300.0, gt=0, description="Longest wait between getFeed calls")
+    sender_lease_s: float = Field(default=60.0, gt=0, description="A claim not renewed this long (its sender "
+                                  "died) is taken back: rows go back to pending, feeds are adopted")
     notifications_sqs_queue_url: str | None = Field(
         default=None, description="SQS queue Amazon delivers notifications to; unset: push (POST /notifications) only")
     notifications_sqs_region: str = Field(default="us-east-1", description="AWS region of that queue")
@@ -77,7 +88,10 @@ def build(
         sender = outbound.Sender(
             pool=service.pool, schema=service.schema, producer=SERVICE, client=client,
             batch_size=s.sender_batch_size, concurrency=s.sender_concurrency,
-            verify_attempts=s.verify_attempts, verify_delay_s=s.verify_delay_s, idle_s=s.sender_idle_s)
+            verify_attempts=s.verify_attempts, verify_delay_s=s.verify_delay_s, idle_s=s.sender_idle_s,
+            backlog_threshold=s.feed_backlog_threshold, feed_messages=s.feed_messages, feed_linger_s=s.feed_linger_s,
+            feed_max_wait_s=s.feed_max_wait_s, max_open_feeds=s.feed_max_open, feed_poll_s=s.feed_poll_s,
+            feed_poll_max_s=s.feed_poll_max_s, lease_s=s.sender_lease_s)
         try:
             await sender.run()
         finally:

@@ -8,7 +8,7 @@ JSON number; in the Listings Items API's own `Money` (offers of getListingsItem)
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -28,6 +28,9 @@ from contracts.money import Money
 OFFER_ONLY_PRODUCT_TYPE = "PRODUCT"
 MERCHANT_FULFILLMENT = "DEFAULT"
 FEED_VERSION = "2.0"
+LISTINGS_API_VERSION = "2021-08-01"
+# What a processing report must show of each listing to check prices and quantities were applied.
+VERIFY_REPORT_INCLUDED = ("summaries", "offers", "fulfillmentAvailability")
 
 Json = dict[str, Any]
 
@@ -156,15 +159,22 @@ class FeedDocument:
 
 
 def feed_document(
-    seller_id: str, updates: Iterable[PendingUpdate], *, issue_locale: str | None = None
+    seller_id: str, updates: Iterable[PendingUpdate], *, issue_locale: str | None = None,
+    report_included: Sequence[str] = (),
 ) -> FeedDocument:
-    """A JSON_LISTINGS_FEED document (v2); message ids count from 1 in the given order."""
+    """A JSON_LISTINGS_FEED document (v2); message ids count from 1 in the given order.
+
+    With `report_included` the processing report carries each accepted listing as Amazon holds it
+    after processing: the read-back that verify-after-write needs, at no extra call.
+    """
     by_message = {i: u for i, u in enumerate(updates, start=1)}
     if not 1 <= len(by_message) <= FEED_SCHEMA_MAX_MESSAGES:
         raise ValueError(f"a feed holds 1 to {FEED_SCHEMA_MAX_MESSAGES} messages, got {len(by_message)}")
     header: Json = {"sellerId": seller_id, "version": FEED_VERSION}
     if issue_locale:
         header["issueLocale"] = issue_locale
+    if report_included:
+        header["report"] = {"includedData": list(report_included), "apiVersion": LISTINGS_API_VERSION}
     messages = [feed_message(i, u) for i, u in by_message.items()]
     return FeedDocument({"header": header, "messages": messages}, by_message)
 
@@ -261,6 +271,14 @@ def feed_outcomes(submitted: FeedDocument, report: Mapping[str, Any]) -> dict[uu
     return results
 
 
+def report_items(report: Mapping[str, Any]) -> dict[str, Mapping[str, Any]]:
+    """The listings a processing report carries (when `includedData` was asked for), by SKU."""
+    items = report.get("items")
+    if not isinstance(items, list):
+        return {}
+    return {str(i["sku"]): i for i in items if isinstance(i, Mapping) and isinstance(i.get("sku"), str)}
+
+
 # ---------------------------------------------------------------- accepted but not applied
 
 
@@ -280,6 +298,12 @@ def observed_quantity(listing: Mapping[str, Any]) -> int | None:
             quantity = entry.get("quantity")
             return quantity if isinstance(quantity, int) else None
     return None
+
+
+def verifiable(requests: Iterable[ListingUpdateRequested]) -> bool:
+    """Whether any of the requests sets a price or quantity, the values a read-back can confirm."""
+    return any((r.kind is ListingUpdateKind.PRICE and r.price is not None)
+               or (r.kind is ListingUpdateKind.QUANTITY and r.quantity is not None) for r in requests)
 
 
 def verify_applied(
