@@ -112,7 +112,7 @@ async def import_listings(
             except li.ImportFailed as exc:
                 bar.close()
                 p = exc.progress
-                print(f"{args.account} {marketplace_id}: import failed after {p.imported} listings: {exc}. "
+                print(f"{args.account} {marketplace_id}: import failed after {p.imported} listings: {exc}\n"
                       "A CommunicationError was published; run the same command again to continue from page "
                       f"{p.pages + 1}.", file=err)
                 status = EXIT_FAILED
