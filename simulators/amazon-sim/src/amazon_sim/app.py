@@ -10,7 +10,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from amazon_sim import admin, api_feeds, api_listings, api_lwa, api_orders, api_sellers
+from amazon_sim import admin, api_feeds, api_listings, api_lwa, api_notifications, api_orders, api_sellers
 from amazon_sim.config import SimConfig
 from amazon_sim.core import LwaError, Simulator, SpApiError
 
@@ -20,11 +20,11 @@ def create_app(config: SimConfig | None = None, *, background: bool = True) -> F
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        task = asyncio.create_task(_tick()) if background else None
+        tasks = [asyncio.create_task(_tick()), asyncio.create_task(sim.notifications.run())] if background else []
         try:
             yield
         finally:
-            if task:
+            for task in tasks:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
@@ -54,6 +54,6 @@ def create_app(config: SimConfig | None = None, *, background: bool = True) -> F
         return JSONResponse(SpApiError(exc.status_code, code, str(exc.detail)).body(), exc.status_code,
                             sim.headers(request))
 
-    for module in (api_lwa, api_sellers, api_listings, api_feeds, api_orders, admin):
+    for module in (api_lwa, api_sellers, api_listings, api_feeds, api_orders, api_notifications, admin):
         module.register(app, sim)
     return app

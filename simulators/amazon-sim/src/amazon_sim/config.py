@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
+from amazon_sim.market import MarketSettings
 from amazon_sim.marketplaces import MARKETPLACES
+from amazon_sim.notifications import NotificationSettings
 
 
 class Account(BaseModel):
@@ -44,4 +46,7 @@ class SimConfig(BaseModel):
     orders_per_minute: float = Field(0.0, ge=0)
     order_pending_seconds: float = Field(5.0, ge=0)
     afn_ship_seconds: float = Field(60.0, ge=0)
+    # Competitor offers, their moves and the Buy Box; where notifications go (SQS and/or an HTTP push URL).
+    market: MarketSettings = Field(default_factory=MarketSettings)
+    notifications: NotificationSettings = Field(default_factory=NotificationSettings)
     seed: int | None = None

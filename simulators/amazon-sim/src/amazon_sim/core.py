@@ -22,7 +22,9 @@ from amazon_sim.config import Account, SimConfig
 from amazon_sim.faults import Faults, FaultSettings
 from amazon_sim.feeds import FeedStore
 from amazon_sim.listings import ListingStore
+from amazon_sim.market import Market
 from amazon_sim.marketplaces import MARKETPLACES
+from amazon_sim.notifications import NotificationHub, listing_listener, order_listener
 from amazon_sim.orders import ACKNOWLEDGEMENT_FEED, OrderStore
 from amazon_sim.ratelimit import RateLimiter
 
@@ -82,6 +84,11 @@ class Simulator:
         self.orders.sellers = lambda: [(a.seller_id, a.marketplaces) for a in self.accounts.values()]
         self.feeds.processors[ACKNOWLEDGEMENT_FEED] = self.orders.process_acknowledgement_feed
         self.tickers.append(self.orders.advance)
+        self.notifications = NotificationHub(config.notifications)
+        self.market = Market(self.listings, self.notifications, config.market, lambda m: MARKETPLACES[m].currency)
+        self.listings.listeners.append(listing_listener(self.notifications))
+        self.orders.order_listeners.append(order_listener(self.notifications))
+        self.tickers.append(self.market.advance)
         self.calls: dict[str, Counter[str]] = defaultdict(Counter)
         self.fault_counts: Counter[str] = Counter()
         self.throttled = 0
@@ -105,6 +112,8 @@ class Simulator:
         self.feeds.documents.clear()
         self.feeds.feeds.clear()
         self.orders.clear()
+        self.market.reset()
+        self.notifications.clear()
         self.calls.clear()
         self.fault_counts.clear()
         self.throttled = 0

@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
@@ -177,9 +178,51 @@ def validate_attributes(attributes: dict[str, Any]) -> list[dict[str, Any]]:
     return issues
 
 
+@dataclass(frozen=True)
+class ListingSnapshot:
+    """What listeners compare before and after a change: status, issues and offer prices."""
+
+    status: tuple[str, ...]
+    issues: tuple[tuple[str, str], ...]
+    prices: tuple[tuple[str, Decimal], ...]
+    asin: str = ""
+    marketplaces: tuple[str, ...] = ()
+
+    @classmethod
+    def of(cls, listing: Listing | None) -> ListingSnapshot | None:
+        if listing is None:
+            return None
+        prices = sorted((o["marketplaceId"], Decimal(o["price"]["amount"])) for o in listing.offers()
+                        if o["offerType"] == "B2C")
+        return cls(tuple(listing.status()), tuple(sorted((i["code"], i["severity"]) for i in listing.issues)),
+                   tuple(prices), listing.asin, tuple(listing.marketplaces))
+
+
+# Told (seller_id, sku, before, after, now) after every change of a listing; None is "no listing".
+ListingListener = Callable[[str, str, "ListingSnapshot | None", "Listing | None", float], None]
+
+
 class ListingStore:
     def __init__(self) -> None:
         self.items: dict[tuple[str, str], Listing] = {}
+        self.listeners: list[ListingListener] = []
+
+    def _changed(self, seller_id: str, sku: str, before: ListingSnapshot | None, now: float) -> None:
+        listing = self.get(seller_id, sku)
+        if self.listeners and ListingSnapshot.of(listing) != before:
+            for listener in list(self.listeners):
+                listener(seller_id, sku, before, listing, now)
+
+    def set_issues(self, seller_id: str, sku: str, issues: list[dict[str, Any]], now: float) -> bool:
+        """Replace the issues Amazon reports on a listing (as its catalog checks would); False when unknown."""
+        listing = self.get(seller_id, sku)
+        if listing is None:
+            return False
+        before = ListingSnapshot.of(listing)
+        listing.issues = copy.deepcopy(issues)
+        listing.updated = now
+        self._changed(seller_id, sku, before, now)
+        return True
 
     def get(self, seller_id: str, sku: str) -> Listing | None:
         return self.items.get((seller_id, sku))
@@ -194,6 +237,7 @@ class ListingStore:
         if issues or preview:
             return issues
         existing = self.get(seller_id, sku)
+        before = ListingSnapshot.of(existing)
         attributes = copy.deepcopy(attributes)
         if drop_offer and existing is not None:
             for name in OFFER_ATTRIBUTES:
@@ -207,6 +251,7 @@ class ListingStore:
                           sorted(set(marketplaces) | set(existing.marketplaces if existing else [])),
                           existing.created if existing else now, now)
         self.items[(seller_id, sku)] = listing
+        self._changed(seller_id, sku, before, now)
         return []
 
     def patch(self, seller_id: str, sku: str, product_type: str, patches: list[dict[str, Any]],
@@ -244,14 +289,19 @@ class ListingStore:
         issues += validate_attributes(attributes)
         if issues or preview:
             return issues
+        before = ListingSnapshot.of(listing)
         listing.attributes = attributes
         listing.product_type = product_type or listing.product_type
         listing.marketplaces = sorted(set(listing.marketplaces) | set(marketplaces))
         listing.updated = now
+        self._changed(seller_id, sku, before, now)
         return []
 
-    def delete(self, seller_id: str, sku: str) -> bool:
-        return self.items.pop((seller_id, sku), None) is not None
+    def delete(self, seller_id: str, sku: str, now: float | None = None) -> bool:
+        removed = self.items.pop((seller_id, sku), None)
+        if removed is not None and self.listeners:
+            self._changed(seller_id, sku, ListingSnapshot.of(removed), removed.updated if now is None else now)
+        return removed is not None
 
 
 def submission_id() -> str:
