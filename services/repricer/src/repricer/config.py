@@ -3,14 +3,15 @@ currency rates, declared with servicekit's config mechanism (apply -f pricing.ya
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Hashable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
 from pydantic import BaseModel, Field
 
-from repricer.domain import ListingPriceSettings, PricingRule
+from repricer.domain import ListingPriceSettings, PricingRule, ProductPriceData, applicable_rules
 from servicekit.config import ConfigKind, ConfigRegistry, ConfigSpec, Specs, load
 
 
@@ -63,6 +64,10 @@ def registry() -> ConfigRegistry:
     )
 
 
+MATCHED_KEPT = 200_000
+"""Products whose matching rules one configuration remembers; then it starts over."""
+
+
 @dataclass(frozen=True)
 class PricingConfig:
     """Everything configured, as the handlers read it."""
@@ -70,9 +75,26 @@ class PricingConfig:
     settings: Mapping[tuple[str, str], StoreSettings] = field(default_factory=dict)
     rules: tuple[RuleSpec, ...] = ()
     rates: Mapping[str, Decimal] = field(default_factory=dict)
+    _matched: dict[Hashable, list[PricingRule]] = field(default_factory=dict, compare=False, repr=False)
 
     def rules_for(self, account_id: str, marketplace_id: str) -> list[PricingRule]:
         return [r for r in self.rules if r.for_store(account_id, marketplace_id)]
+
+    def matching_rules(self, account_id: str, marketplace_id: str, product: ProductPriceData,
+                       product_key: Hashable, now: datetime) -> list[PricingRule]:
+        """The store's rules that apply to the product on `now`'s date, in priority order.
+
+        A listing is repriced on every offer change while its product and the rules rarely
+        change, so the answer is kept per product (`product_key` must change whenever anything
+        a condition reads does) and day, for as long as this configuration is the live one."""
+        key = (account_id, marketplace_id, product_key, now.date())
+        found = self._matched.get(key)
+        if found is None:
+            if len(self._matched) >= MATCHED_KEPT:
+                self._matched.clear()
+            found = applicable_rules(self.rules_for(account_id, marketplace_id), product, now)
+            self._matched[key] = found
+        return found
 
     @classmethod
     def of(cls, settings: Mapping[str, BaseModel], rules: Mapping[str, BaseModel],

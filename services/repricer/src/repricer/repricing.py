@@ -85,16 +85,17 @@ async def reprice(
         settings = config.settings.get(key[:2])
         if settings is None or row["product_sku"] is None or row["status"] in NOT_PRICED:
             continue
-        product = translate.product_prices(
-            row["product_sku"], row["product_currency"], row["product_price"],
-            json.loads(row["attributes"]), json.loads(row["website_attributes"]))
+        product_key = (row["product_sku"], row["product_currency"], row["product_price"],
+                       row["attributes"], row["website_attributes"])
+        product = translate.stored_product(product_key)
         market: MarketSnapshot | None = (
             markets.get((key[1], row["asin"])) if markets is not None else translate.market_from_json(row["snapshot"]))
         history = translate.history_from_json(row["live_price"], row["live_currency"], row["history"])
         ours = OurListing(seller_id=settings.seller_id, condition=translate.our_condition(row["condition"]))
         try:
-            decision = decide(product, settings, config.rules_for(*key[:2]), ours, now,
-                              market=market, rates=config.rates, history=history)
+            rules = config.matching_rules(key[0], key[1], product, product_key, now)
+            decision = decide(product, settings, rules, ours, now, market=market, rates=config.rates,
+                              history=history, rules_matched=True)
         except PricingError as exc:
             MESSAGES_FAILED.labels(translate.SERVICE, "pricing", type(exc).__name__).inc()
             log.warning("not_priced", account_id=key[0], marketplace_id=key[1], sku=key[2], reason=str(exc))
@@ -113,11 +114,12 @@ async def reprice(
             PRICES_CHANGED.labels(translate.SERVICE).inc()
             events += translate.price_events(key, row["asin"], decision, now, cause)
         competition = translate.competition(market, settings.seller_id)
-        competitive = competition.as_json(_landed(price, ours, market))
-        if row["asin"] and market is not None and competitive != row["competitive"]:
+        landed = _landed(price, ours, market)
+        analysis = competition.as_dict(landed)
+        competitive = json.dumps(analysis, sort_keys=True)
+        if row["asin"] and market is not None and analysis != translate.stored_competition(row["competitive"]):
             observed = market.observed_at or now
-            events.append(translate.competitive_event(
-                key, row["asin"], _landed(price, ours, market), competition, observed, cause))
+            events.append(translate.competitive_event(key, row["asin"], landed, competition, observed, cause))
         history_json = translate.history_after(history, decision, now) if changed else (row["history"] or "[]")
         writes.append((*key, price.amount, price.currency, now,
                        decision.model_dump_json(), history_json, competitive))

@@ -6,6 +6,7 @@ import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
+from functools import lru_cache
 from typing import Any
 
 from contracts import Money
@@ -57,6 +58,22 @@ def product_prices(sku: str, currency: str, price: Decimal, attributes: dict[str
                             attributes=conditions)
 
 
+ProductKey = tuple[str, str, Decimal, str, str]
+"""A stored product as the pricing reads it: sku, currency, price, attributes and website
+attributes as JSON text."""
+
+PRODUCTS_KEPT = 100_000
+
+
+@lru_cache(maxsize=PRODUCTS_KEPT)
+def stored_product(key: ProductKey) -> ProductPriceData:
+    """The pricing view of a stored product. Products change far less often than offers, so the
+    parsed view of the most recently priced ones is kept (the key holds every stored column the
+    view reads, so a changed product is a new key)."""
+    sku, currency, price, attributes, website_attributes = key
+    return product_prices(sku, currency, price, json.loads(attributes), json.loads(website_attributes))
+
+
 def product_row(e: ProductChanged) -> tuple[Any, ...]:
     return (e.sku, e.store_code, e.price.currency, e.price.amount, json.dumps(e.attributes),
             json.dumps(e.website_attributes), e.updated_at)
@@ -104,13 +121,27 @@ class Competition:
     buy_box_condition: str | None
     we_hold_buy_box: bool | None
 
-    def as_json(self, our_price: Money | None) -> str:
-        return json.dumps({
-            "our_price": our_price.model_dump(mode="json") if our_price else None,
-            "lowest": self.lowest.model_dump(mode="json") if self.lowest else None,
-            "buy_box": self.buy_box.model_dump(mode="json") if self.buy_box else None,
+    def as_dict(self, our_price: Money | None) -> dict[str, Any]:
+        """What the prices table keeps (and /prices shows) of the competition."""
+        return {
+            "our_price": _money_json(our_price),
+            "lowest": _money_json(self.lowest),
+            "buy_box": _money_json(self.buy_box),
             "we_hold_buy_box": self.we_hold_buy_box,
-        }, sort_keys=True)
+        }
+
+    def as_json(self, our_price: Money | None) -> str:
+        return json.dumps(self.as_dict(our_price), sort_keys=True)
+
+
+def _money_json(money: Money | None) -> dict[str, str] | None:
+    return {"amount": format(money.amount, "f"), "currency": money.currency} if money is not None else None
+
+
+def stored_competition(text: str | None) -> dict[str, Any] | None:
+    """The competition as stored: PostgreSQL returns jsonb with its own key order and spacing, so
+    it is compared as data, not as text."""
+    return json.loads(text) if text else None
 
 
 def landed(offer: Offer) -> Money:
@@ -124,7 +155,7 @@ def competition(market: MarketSnapshot | None, seller_id: str) -> Competition:
     if market is None:
         return Competition(None, None, None, None, None)
     others = [o for o in market.offers if not o.is_ours and o.seller_id != seller_id]
-    cheapest = min(others, key=lambda o: landed(o).amount, default=None)
+    cheapest = min(others, key=lambda o: o.listing_price.amount + o.shipping.amount, default=None)
     winner = next((o for o in market.offers if o.is_buy_box_winner), None)
     ours = winner is not None and (winner.is_ours or winner.seller_id == seller_id)
     return Competition(

@@ -1,6 +1,6 @@
 """The repricer's pure domain: everything that decides a listing's Amazon price, without I/O."""
 
-from repricer.domain.engine import BusinessTierPrice, PriceDecision, decide
+from repricer.domain.engine import BusinessTierPrice, PriceDecision, applicable_rules, decide
 from repricer.domain.errors import MissingCurrencyRate, NoPriceSource, PricingError
 from repricer.domain.guards import PriceChange, PriceHistory
 from repricer.domain.item_condition import ItemCondition
@@ -24,5 +24,5 @@ __all__ = [
     "Direction", "IntelligentAction", "ItemCondition", "ListingPriceSettings", "MarketSnapshot",
     "MissingCurrencyRate", "NoPriceSource", "OurListing", "PriceBound", "PriceChange", "PriceDecision",
     "PriceGuards", "PriceHistory", "PriceScope", "PricingError", "PricingRule", "ProductPriceData",
-    "StandardAction", "VarianceMode", "Website", "choose_competitor", "decide",
+    "StandardAction", "VarianceMode", "Website", "applicable_rules", "choose_competitor", "decide",
 ]

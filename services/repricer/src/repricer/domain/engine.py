@@ -63,8 +63,13 @@ def decide(
     rates: Mapping[str, Decimal] = NO_RATES,
     history: PriceHistory | None = None,
     price_override: Money | None = None,
+    rules_matched: bool = False,
 ) -> PriceDecision:
     """Decide the listing's Amazon price in the marketplace currency (spec §10-§12).
+
+    `rules_matched` says `rules` are already `applicable_rules(...)` for this product and day:
+    a caller pricing the same product again and again keeps that list rather than evaluating
+    every condition tree each time.
 
     Raises NoPriceSource when the product has no price and MissingCurrencyRate when conversion
     is enabled without a rate for the currency pair.
@@ -85,10 +90,7 @@ def decide(
         pricing = RulePricing.from_base(
             settings.price_source_attribute, base, reader, terms, ours, market, settings.compare_landed_price
         )
-        attributes = product.condition_attributes()
-        for rule in in_priority_order(list(rules)):
-            if not rule.applies_to(attributes, now):
-                continue
+        for rule in rules if rules_matched else applicable_rules(rules, product, now):
             pricing.apply(rule)
             if rule.discard_subsequent:
                 break
@@ -123,6 +125,13 @@ def decide(
         held=guarded.held,
         trace=trace,
     )
+
+
+def applicable_rules(rules: Sequence[PricingRule], product: ProductPriceData, now: datetime) -> list[PricingRule]:
+    """The rules in effect on `now`'s date whose conditions the product meets, in priority order;
+    the discard flag is left to `decide`, which stops after the first such rule it applies."""
+    attributes = product.condition_attributes()
+    return [rule for rule in in_priority_order(list(rules)) if rule.applies_to(attributes, now)]
 
 
 def _money(amount: Decimal | None, currency: str) -> Money | None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from enum import StrEnum
+from functools import cache, lru_cache
 
 
 class ItemCondition(StrEnum):
@@ -46,10 +47,12 @@ def _token(text: str) -> str:
     return text.strip().lower().replace(" ", "_").replace("-", "_").replace(";", "")
 
 
+@lru_cache(maxsize=4096)
 def offer_condition(condition: str, sub_condition: str | None = None) -> ItemCondition | None:
     """The condition of an offer as the notifications report it ('used' + 'very_good', or
     'used_very_good'); None when it is not one we know. A Used or Collectible offer without
-    a known grade counts as Acceptable, the lowest grade."""
+    a known grade counts as Acceptable, the lowest grade. Offer sets repeat a handful of
+    spellings, so answers are remembered."""
     token = _token(condition)
     if token in ItemCondition._value2member_map_:
         return ItemCondition(token)
@@ -77,3 +80,9 @@ def fallback_walk(own: ItemCondition) -> list[list[ItemCondition]]:
     tried = {own, *(family if groups else [])}
     groups.extend([c] for c in FALLBACK_ORDER if c not in tried)
     return groups
+
+
+@cache
+def fallback_groups(own: ItemCondition) -> tuple[tuple[ItemCondition, ...], ...]:
+    """`fallback_walk` worked out once per condition, for the pricing of every listing."""
+    return tuple(tuple(group) for group in fallback_walk(own))

@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from contracts.events import Offer, OfferPriceObserved
 from contracts.money import Money
 from repricer.domain.amounts import HUNDRED, rounded
-from repricer.domain.item_condition import ItemCondition, fallback_walk, offer_condition
+from repricer.domain.item_condition import ItemCondition, fallback_groups, offer_condition
 from repricer.domain.rules import CompetitorSource, IntelligentAction, VarianceMode
 
 
@@ -127,7 +127,7 @@ def _lowest_in_conditions(
         return _Match(_lowest(same), "lowest price in our condition")
     if action.variance_mode is VarianceMode.MATCHING_ONLY:
         return f"no competitor offer in our condition {ours.condition.value} (matching condition only)"
-    for group in fallback_walk(ours.condition):
+    for group in fallback_groups(ours.condition):
         in_group = [c for c in qualified if c.condition in group]
         if in_group:
             names = ", ".join(c.value for c in group)
