@@ -22,6 +22,8 @@ class AmazonAccount(BaseModel):
     client_secret: SecretStr
     refresh_token: SecretStr
     marketplace_ids: list[str] = Field(default_factory=list)
+    pii_role: bool = Field(default=False, description="The app holds Amazon's restricted role for buyer and "
+                           "address data; without it orders carry no buyer PII")
 
     @property
     def credentials(self) -> LwaCredentials:

@@ -28,6 +28,7 @@ LISTINGS_ITEMS = "/listings/2021-08-01/items"
 LWA_OPERATION = "lwaToken"
 VERIFY_INCLUDED = "summaries,offers,fulfillmentAvailability"
 FEEDS = "/feeds/2021-06-30"
+ORDERS = "/orders/v0/orders"
 SEARCH_MAX_IDENTIFIERS = 20
 SEARCH_INCLUDED = "summaries,offers,fulfillmentAvailability,issues,attributes"
 
@@ -69,6 +70,22 @@ def search_results_problem(body: Json) -> str | None:
     if not isinstance(pagination, dict) or not isinstance(pagination.get("nextToken", ""), str):
         return "ItemSearchResults.pagination.nextToken is not a string"
     return None
+
+
+def _payload_with_list(name: str) -> Callable[[Json], str | None]:
+    """A check that an Orders v0 answer has a `payload` object holding the list `name`."""
+    def problem(body: Json) -> str | None:
+        payload = body.get("payload")
+        if not isinstance(payload, dict) or not isinstance(payload.get(name), list):
+            return f"the answer has no payload.{name} list"
+        if not all(isinstance(x, dict) for x in payload[name]):
+            return f"payload.{name} holds something other than objects"
+        return None
+    return problem
+
+
+def _payload_object(body: Json) -> str | None:
+    return None if isinstance(body.get("payload"), dict) else "the answer has no payload object"
 
 
 def _text(body: Json, name: str) -> str:
@@ -222,6 +239,48 @@ class SpApiClient:
                 raise AmazonCallFailed(fields, status)
             await self.sleep(delay)
 
+    # ------------------------------------------------------------ Orders API v0
+
+    async def get_orders(self, account_id: str, marketplace_id: str, *, last_updated_after: str | None = None,
+                         next_token: str | None = None, max_results: int = 100) -> Json:
+        """One getOrders page (the `payload`): by LastUpdatedAfter, or the page a NextToken points to."""
+        params = {"MarketplaceIds": marketplace_id}
+        if next_token:
+            params["NextToken"] = next_token
+        else:
+            params["LastUpdatedAfter"] = last_updated_after or ""
+            params["MaxResultsPerPage"] = str(max_results)
+        return (await self.call(account_id, "getOrders", "GET", ORDERS, params=params,
+                                check=_payload_with_list("Orders")))[1]["payload"]
+
+    async def get_order_items(self, account_id: str, order_id: str) -> list[Json]:
+        """Every item of an order, following getOrderItems' NextToken."""
+        items: list[Json] = []
+        params: dict[str, str] = {}
+        while True:
+            payload = (await self.call(account_id, "getOrderItems", "GET", f"{ORDERS}/{quote(order_id, safe='')}"
+                                       "/orderItems", params=params or None,
+                                       check=_payload_with_list("OrderItems")))[1]["payload"]
+            items += payload["OrderItems"]
+            if not payload.get("NextToken"):
+                return items
+            params = {"NextToken": str(payload["NextToken"])}
+
+    async def get_order_address(self, account_id: str, order_id: str) -> Json:
+        """The order's shipping address (restricted data: only for accounts with the PII role)."""
+        return (await self.call(account_id, "getOrderAddress", "GET", f"{ORDERS}/{quote(order_id, safe='')}/address",
+                                check=_payload_object))[1]["payload"]
+
+    async def get_order_buyer_info(self, account_id: str, order_id: str) -> Json:
+        """The buyer's name and e-mail (restricted data: only for accounts with the PII role)."""
+        return (await self.call(account_id, "getOrderBuyerInfo", "GET",
+                                f"{ORDERS}/{quote(order_id, safe='')}/buyerInfo", check=_payload_object))[1]["payload"]
+
+    async def confirm_shipment(self, account_id: str, order_id: str, body: Json) -> None:
+        """confirmShipment; Amazon answers 204 with no body, a refusal raises AmazonCallFailed with its status."""
+        await self.call(account_id, "confirmShipment", "POST",
+                        f"{ORDERS}/{quote(order_id, safe='')}/shipmentConfirmation", json=body)
+
     # ------------------------------------------------------------ the call loop
 
     def account(self, account_id: str) -> AmazonAccount:
@@ -268,6 +327,8 @@ class SpApiClient:
             else:
                 status = response.status_code
                 self.limits.observe_header(account_id, operation, response.headers.get(RATE_LIMIT_HEADER))
+                if status == 204:
+                    return status, {}
                 if 200 <= status < 300 or (status == 404 and not_found_ok):
                     try:
                         body = response.json()

@@ -13,9 +13,11 @@ import httpx
 from fastapi import APIRouter
 from pydantic import Field, SecretStr
 
-from amazon_gateway import listing_import, outbound
+from amazon_gateway import listing_import, notifications, orders_in, orders_out, outbound
 from amazon_gateway.accounts import AmazonAccount, load_accounts
 from amazon_gateway.client import SpApiClient
+from amazon_gateway.domain.orders import ORDER_USAGE_PLANS
+from amazon_gateway.domain.rate_limit import PUBLISHED_USAGE_PLANS, RateLimits
 from amazon_gateway.domain.retry import RetryPolicy
 from contracts import topics
 from servicekit import Service, ServiceSettings
@@ -65,6 +67,19 @@ class Settings(ServiceSettings):
     notifications_sqs_visibility_timeout_s: int = Field(
         default=60, ge=0, description="How long a received message stays hidden before it is delivered again")
 
+    order_poll_enabled: bool = Field(default=True, description="Poll getOrders (the backup for ORDER_CHANGE)")
+    order_poll_interval_s: float = Field(default=120.0, gt=0, description="Seconds between polls of every account")
+    order_poll_overlap_s: float = Field(default=600.0, ge=0, description="Each poll re-reads this far before the "
+                                        "cursor, for orders whose LastUpdateDate Amazon wrote late")
+    order_first_lookback_s: float = Field(default=86400.0, ge=0, description="How far back an account's first "
+                                          "poll reaches")
+    order_max_lookback_s: float = Field(default=30 * 86400.0, gt=0, description="Furthest back any poll reaches")
+    order_page_size: int = Field(default=100, ge=1, le=100, description="getOrders MaxResultsPerPage")
+    order_action_batch_size: int = Field(default=100, ge=1, description="Confirmations per batch, orders per "
+                                         "cancellation feed")
+    order_action_idle_s: float = Field(default=0.5, gt=0)
+    order_feed_check_s: float = Field(default=30.0, gt=0, description="Wait between looks at a cancellation feed")
+
     def accounts(self) -> dict[str, AmazonAccount]:
         inline = self.amazon_accounts.get_secret_value() if self.amazon_accounts else None
         return load_accounts(inline, self.amazon_accounts_file)
@@ -81,7 +96,8 @@ def build(
     client = SpApiClient(
         accounts if accounts is not None else s.accounts(), http=transport,
         api_base_url=s.amazon_api_base_url, lwa_url=s.amazon_lwa_url,
-        retry=RetryPolicy(s.amazon_max_attempts, s.amazon_retry_base_delay_s, s.amazon_retry_max_delay_s))
+        retry=RetryPolicy(s.amazon_max_attempts, s.amazon_retry_base_delay_s, s.amazon_retry_max_delay_s),
+        limits=RateLimits({**PUBLISHED_USAGE_PLANS, **ORDER_USAGE_PLANS}))
 
     async def send() -> None:
         assert service.pool is not None
@@ -103,6 +119,8 @@ def build(
     service.include_router(_admin(service))
     notifications.attach(service, client)
     listing_import.attach(service, client)
+    orders_in.attach(service, client)
+    orders_out.attach(service, client)
     service.client = client  # type: ignore[attr-defined]
     return service
 
@@ -115,5 +133,11 @@ def _admin(service: Service[Settings]) -> APIRouter:
         """Put failed listing updates back to pending, optionally for one account only."""
         assert service.pool is not None
         return {"replayed": await outbound.replay_failed(service.pool, account_id)}
+
+    @router.post("/replay/orders")
+    async def replay_orders(account_id: str | None = None) -> dict[str, int]:
+        """Put failed shipment confirmations and cancellations back to work, optionally for one account only."""
+        assert service.pool is not None
+        return {"replayed": await orders_out.replay_failed(service.pool, account_id)}
 
     return router

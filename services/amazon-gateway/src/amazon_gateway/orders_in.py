@@ -1,0 +1,234 @@
+"""Inbound orders: poll getOrders per account and marketplace, announce each real change once.
+
+Polling is the backup for ORDER_CHANGE notifications (which can be late, duplicated or missing): a
+timer polls every account, and `OrderPoller.wake(account_id)` polls one now. Each poll asks for
+orders updated since the stored cursor less an overlap window, follows NextToken, and for every page
+decides in PostgreSQL which orders are news (domain.orders.decide_all), writing the new order states
+and their OrderPlaced / OrderStatusChanged events through the outbox in one transaction. The cursor
+moves only after the last page, so an interrupted poll is simply repeated.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import asyncpg
+
+from amazon_gateway.client import AmazonCallFailed, SpApiClient
+from amazon_gateway.domain import orders as domain
+from amazon_gateway.domain.retry import redact
+from contracts import Event
+from contracts.events import CommunicationError
+from servicekit import outbox
+from servicekit.logging import get_logger
+
+log = get_logger(component="orders-in")
+
+Json = dict[str, Any]
+
+
+class OrderPoller:
+    def __init__(
+        self, *, pool: asyncpg.Pool | None, schema: str, producer: str, client: SpApiClient, interval_s: float = 120.0,
+        overlap_s: float = 600.0, first_lookback_s: float = 86400.0, max_lookback_s: float = 30 * 86400.0,
+        page_size: int = 100, clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.pool: Any = pool  # set by the service once it has started
+        self.schema = schema
+        self.producer = producer
+        self.client = client
+        self.interval_s = interval_s
+        self.overlap = timedelta(seconds=overlap_s)
+        self.first_lookback = timedelta(seconds=first_lookback_s)
+        self.max_lookback = timedelta(seconds=max_lookback_s)
+        self.page_size = page_size
+        self.clock = clock
+        self._woken: set[str] = set()
+        self._wake = asyncio.Event()
+        self.polls = 0  # polls finished (or given up), for observers
+
+    def wake(self, account_id: str | None = None) -> None:
+        """Poll this account (every account when None) as soon as possible, e.g. on an ORDER_CHANGE."""
+        accounts = list(self.client.accounts) if account_id is None else [account_id]
+        self._woken.update(a for a in accounts if a in self.client.accounts)
+        self._wake.set()
+
+    async def run(self) -> None:
+        """Poll every account each interval and woken accounts at once; nothing Amazon answers stops it."""
+        next_round = time.monotonic()
+        while True:
+            if time.monotonic() >= next_round:
+                targets = list(self.client.accounts)
+                next_round = time.monotonic() + self.interval_s
+            else:
+                targets = sorted(self._woken)
+            self._woken.clear()
+            self._wake.clear()
+            for account_id in targets:
+                await self.poll_account(account_id)
+            if not self._woken:
+                try:
+                    await asyncio.wait_for(self._wake.wait(), max(0.0, next_round - time.monotonic()))
+                except TimeoutError:
+                    pass
+
+    async def poll_account(self, account_id: str) -> int:
+        """Poll each of the account's marketplaces; returns the events written."""
+        account = self.client.accounts.get(account_id)
+        written = 0
+        for marketplace_id in account.marketplace_ids if account else []:
+            try:
+                written += await self.poll(account_id, marketplace_id)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # database trouble: the next poll repeats this one
+                log.warning("order_poll_error", account_id=account_id, marketplace_id=marketplace_id, error=repr(exc))
+        return written
+
+    async def poll(self, account_id: str, marketplace_id: str) -> int:
+        """One poll of one marketplace, every page; returns the events written (0 when another replica polls)."""
+        key = f"{account_id}|{marketplace_id}"
+        async with self.pool.acquire() as lock:
+            if not await lock.fetchval("SELECT pg_try_advisory_lock(hashtext('amazon-gateway.orders-poll'), "
+                                       "hashtext($1))", key):
+                return 0
+            try:
+                return await self._poll(account_id, marketplace_id)
+            finally:
+                self.polls += 1
+                await lock.execute("SELECT pg_advisory_unlock(hashtext('amazon-gateway.orders-poll'), hashtext($1))",
+                                   key)
+
+    async def _poll(self, account_id: str, marketplace_id: str) -> int:
+        cursor = await self.pool.fetchval(
+            "SELECT cursor_at FROM order_cursors WHERE account_id = $1 AND marketplace_id = $2",
+            account_id, marketplace_id)
+        start = domain.window_start(cursor, self.clock(), overlap=self.overlap, first_lookback=self.first_lookback,
+                                    max_lookback=self.max_lookback)
+        reported_before: datetime | None = None
+        seen: list[datetime] = []
+        written = 0
+        token: str | None = None
+        operation = "getOrders"
+        try:
+            while True:
+                operation = "getOrders"
+                payload = await self.client.get_orders(account_id, marketplace_id,
+                                                       last_updated_after=domain.amazon_time(start),
+                                                       next_token=token, max_results=self.page_size)
+                if reported_before is None and payload.get("LastUpdatedBefore"):
+                    reported_before = domain.parse_amazon_time(payload["LastUpdatedBefore"])
+                sightings = [domain.sighting(o) for o in payload["Orders"]]
+                seen += [s.last_update for s in sightings]
+                operation = "getOrderItems"
+                written += await self._record_page(account_id, marketplace_id, payload["Orders"], sightings)
+                token = payload.get("NextToken") or None
+                if token is None:
+                    break
+        except AmazonCallFailed as exc:
+            await self._report(account_id, marketplace_id, exc.fields)
+            return written
+        except domain.UnreadableOrder as exc:
+            await self._report(account_id, marketplace_id, {
+                "operation": operation, "code": "UnreadableOrder", "attempts": 1,
+                "message": redact(str(exc))})
+            return written
+        moved = domain.next_cursor(cursor, reported_before, seen)
+        if moved is not None:
+            await self.pool.execute(
+                "INSERT INTO order_cursors AS c (account_id, marketplace_id, cursor_at) VALUES ($1, $2, $3) "
+                "ON CONFLICT (account_id, marketplace_id) DO UPDATE "
+                "SET cursor_at = greatest(c.cursor_at, EXCLUDED.cursor_at), polled_at = now()",
+                account_id, marketplace_id, moved)
+        log.info("orders_polled", account_id=account_id, marketplace_id=marketplace_id, events=written,
+                 since=domain.amazon_time(start))
+        return written
+
+    async def _known(self, conn: asyncpg.Connection, account_id: str, ids: list[str],
+                     lock: bool = False) -> dict[str, domain.Known]:
+        rows = await conn.fetch(
+            "SELECT amazon_order_id, status, last_update FROM order_states WHERE account_id = $1 "
+            f"AND amazon_order_id = ANY($2::text[]) ORDER BY amazon_order_id{' FOR UPDATE' if lock else ''}",
+            account_id, ids)
+        return {r["amazon_order_id"]: domain.Known(r["status"], r["last_update"]) for r in rows}
+
+    async def _record_page(self, account_id: str, marketplace_id: str, orders: list[Json],
+                           sightings: list[domain.Sighting]) -> int:
+        if not sightings:
+            return 0
+        by_id = {o["AmazonOrderId"]: o for o in orders}
+        ids = sorted(by_id)
+        async with self.pool.acquire() as conn:
+            _, first_look = domain.decide_all(await self._known(conn, account_id, ids), sightings)
+        # Items (and, for the PII role, buyer and address) only for orders new to us, fetched outside the transaction.
+        details = {s.order_id: await self._details(account_id, s.order_id)
+                   for s, d in first_look if d.change is domain.Change.PLACED}
+        async with self.pool.acquire() as conn, conn.transaction():
+            await conn.execute("SELECT pg_advisory_xact_lock(hashtext('amazon-gateway.orders'), hashtext($1))",
+                               f"{account_id}|{marketplace_id}")
+            state, news = domain.decide_all(await self._known(conn, account_id, ids, lock=True), sightings)
+            events: list[Event] = []
+            for sight, decision in news:
+                order = by_id[sight.order_id]
+                if decision.change is domain.Change.PLACED:
+                    items, buyer, address = details[sight.order_id]
+                    events.append(domain.order_placed(order, items, account_id=account_id,
+                                                      marketplace_id=marketplace_id, producer=self.producer,
+                                                      buyer=buyer, address=address))
+                else:
+                    events.append(domain.order_status_changed(order, decision.previous_status, account_id=account_id,
+                                                              marketplace_id=marketplace_id, producer=self.producer))
+            await conn.execute(
+                """
+                INSERT INTO order_states AS s (account_id, amazon_order_id, marketplace_id, status, last_update)
+                SELECT $1, i, $2, st, lu FROM unnest($3::text[], $4::text[], $5::timestamptz[]) AS u(i, st, lu)
+                ON CONFLICT (account_id, amazon_order_id) DO UPDATE
+                SET status = EXCLUDED.status, last_update = EXCLUDED.last_update, updated_at = now()
+                WHERE (s.status, s.last_update) IS DISTINCT FROM (EXCLUDED.status, EXCLUDED.last_update)
+                """,
+                account_id, marketplace_id, ids, [state[i].status for i in ids], [state[i].last_update for i in ids])
+            await outbox.write(conn, self.schema, events)
+        return len(events)
+
+    async def _details(self, account_id: str, order_id: str) -> tuple[list[Json], Json | None, Json | None]:
+        items = await self.client.get_order_items(account_id, order_id)
+        account = self.client.account(account_id)
+        if not account.pii_role:
+            return items, None, None
+        return (items, await self.client.get_order_buyer_info(account_id, order_id),
+                await self.client.get_order_address(account_id, order_id))
+
+    async def _report(self, account_id: str, marketplace_id: str, fields: dict[str, Any]) -> None:
+        account = self.client.accounts.get(account_id)
+        event = CommunicationError.new(
+            producer=self.producer, system="amazon", account_id=account_id, marketplace_id=marketplace_id,
+            region=account.region if account else None, operation=fields["operation"], code=fields["code"],
+            message=fields["message"], attempts=fields["attempts"],
+            request_ref=f"orders-poll:{account_id}:{marketplace_id}")
+        async with self.pool.acquire() as conn, conn.transaction():
+            await outbox.write(conn, self.schema, [event])
+        log.warning("order_poll_failed", account_id=account_id, marketplace_id=marketplace_id,
+                    operation=fields["operation"], code=fields["code"])
+
+
+def attach(service: Any, client: SpApiClient) -> OrderPoller:
+    """Put the poller on the service as `service.order_poller`; it polls once the service has started."""
+    s = service.settings
+    poller = OrderPoller(
+        pool=None, schema=service.schema, producer=service.name, client=client,
+        interval_s=s.order_poll_interval_s, overlap_s=s.order_poll_overlap_s,
+        first_lookback_s=s.order_first_lookback_s, max_lookback_s=s.order_max_lookback_s,
+        page_size=s.order_page_size)
+
+    async def run() -> None:
+        poller.pool = service.pool
+        await poller.run()
+
+    if s.order_poll_enabled:
+        service.background("order-poller", run)
+    service.order_poller = poller
+    return poller

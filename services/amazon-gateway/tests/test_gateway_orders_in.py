@@ -1,0 +1,165 @@
+"""Orders placed in the simulator reach the ORDERS topic once per real change, however often they are polled.
+
+Real broker and PostgreSQL; Amazon is the in-process simulator.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import pytest
+
+from contracts import decode, topics
+from contracts.events import CommunicationError, OrderPlaced, OrderStatusChanged
+from devstack.testing import eventually, read_topic
+
+pytestmark = pytest.mark.integration
+
+
+def account_id() -> str:
+    return f"acct-orders-{uuid.uuid4().hex[:8]}"
+
+
+async def start(gateway_factory: Any, kit: Any, *, pii: bool = False, **settings: Any) -> tuple[Any, str]:
+    acct = account_id()
+    gateway = await gateway_factory(
+        [kit.gateway_account(account_id=acct, pii_role=pii)],
+        **({"order_poll_interval_s": 3600, "order_action_idle_s": 0.05} | settings))
+    # The gateway adopts the rate Amazon reports; a seller with a higher getOrderItems plan keeps tests quick.
+    await gateway.sim.post("/_sim/ratelimits", json={"overrides": {"getOrderItems": {"rate": 50, "burst": 30}}})
+    return gateway, acct
+
+
+async def place(gateway: Any, kit: Any, skus: list[str], status: str = "Unshipped") -> dict[str, Any]:
+    r = await gateway.sim.post("/_sim/orders", json={
+        "sellerId": kit.SELLER, "lines": [{"sku": s, "quantity": 1} for s in skus], "orderStatus": status})
+    assert r.status_code == 201, r.text
+    return r.json()
+
+
+async def orders_events(gateway: Any, acct: str, until: Any, timeout: float = 60) -> list[Any]:
+    def mine(records: list[Any]) -> list[Any]:
+        events = [decode(r.value) for r in records]
+        return [e for e in events if getattr(e, "account_id", None) == acct]
+
+    return mine(await read_topic(gateway.bootstrap, topics.ORDERS.name, timeout=timeout,
+                                 until=lambda rs: until(mine(rs))))
+
+
+async def poll_now(gateway: Any, acct: str) -> None:
+    """Wake the poller and wait until that poll is done and its events have left the outbox."""
+    poller = gateway.service.order_poller
+    before = poller.polls
+    poller.wake(acct)
+    await eventually(lambda: _true(poller.polls > before), timeout=30, what="a poll")
+    await eventually(lambda: _outbox_empty(gateway), timeout=30, what="outbox drained")
+
+
+async def _true(value: bool) -> bool:
+    return value
+
+
+async def _outbox_empty(gateway: Any) -> bool:
+    return await gateway.db.fetchval(f"SELECT count(*) FROM {gateway.service.schema}._outbox") == 0
+
+
+def counts(events: list[Any]) -> tuple[dict[str, int], list[tuple[str, str | None, str]]]:
+    placed: dict[str, int] = {}
+    for e in events:
+        if isinstance(e, OrderPlaced):
+            placed[e.amazon_order_id] = placed.get(e.amazon_order_id, 0) + 1
+    changes = [(e.amazon_order_id, e.previous_status, e.order_status) for e in events
+               if isinstance(e, OrderStatusChanged)]
+    return placed, changes
+
+
+async def test_each_order_is_placed_once_and_each_status_change_told_once(gateway_factory: Any, kit: Any) -> None:
+    gateway, acct = await start(gateway_factory, kit)
+    skus = kit.new_skus(2)
+    for sku in skus:
+        await kit.seed_listing(gateway.sim, sku, price=17)
+    orders = [await place(gateway, kit, skus), await place(gateway, kit, skus[:1], status="Pending"),
+              await place(gateway, kit, skus[1:])]
+    ids = [o["AmazonOrderId"] for o in orders]
+    for _ in range(3):  # the overlap window returns every order on every poll
+        await poll_now(gateway, acct)
+    events = await orders_events(gateway, acct, lambda es: len(es) >= 3)
+    placed, changes = counts(events)
+    assert placed == {i: 1 for i in ids} and changes == []
+    first = next(e for e in events if isinstance(e, OrderPlaced) and e.amazon_order_id == ids[0])
+    assert first.order_status == "Unshipped" and first.fulfillment == "MFN" and first.marketplace_id == kit.US
+    assert sorted(line.sku for line in first.lines) == sorted(skus)
+    assert all(str(line.item_price.amount) == "17.00" for line in first.lines)
+    assert first.order_total is not None and str(first.order_total.amount) == "34.00"
+    assert first.buyer_email is None and first.shipping_address is None  # no PII role, no PII
+
+    await gateway.sim.post(f"/_sim/orders/{ids[0]}/status", json={"orderStatus": "Shipped"})
+    await gateway.sim.post(f"/_sim/orders/{ids[2]}/buyer-cancel-request", json={"reason": "changed mind"})
+    await gateway.sim.post("/_sim/clock/advance", json={"seconds": 6})  # the Pending order's payment clears
+    for _ in range(2):
+        await poll_now(gateway, acct)
+    events = await orders_events(gateway, acct, lambda es: len(es) >= 5)
+    placed, changes = counts(events)
+    assert placed == {i: 1 for i in ids}
+    assert sorted(changes) == sorted([(ids[0], "Unshipped", "Shipped"), (ids[1], "Pending", "Unshipped")])
+    cursor = await gateway.db.fetchval(
+        f"SELECT cursor_at FROM {gateway.service.schema}.order_cursors WHERE account_id = $1", acct)
+    assert cursor is not None
+    states = dict(await gateway.db.fetch(
+        f"SELECT amazon_order_id, status FROM {gateway.service.schema}.order_states WHERE account_id = $1", acct))
+    assert states == {ids[0]: "Shipped", ids[1]: "Unshipped", ids[2]: "Unshipped"}
+
+
+async def test_many_orders_are_read_over_many_pages(gateway_factory: Any, kit: Any) -> None:
+    gateway, acct = await start(gateway_factory, kit, order_page_size=10)
+    sku = kit.new_skus(1)[0]
+    await kit.seed_listing(gateway.sim, sku)
+    ids = [(await place(gateway, kit, [sku]))["AmazonOrderId"] for _ in range(45)]
+    await poll_now(gateway, acct)
+    await poll_now(gateway, acct)
+    events = await orders_events(gateway, acct, lambda es: len(es) >= 45)
+    placed, changes = counts(events)
+    assert placed == {i: 1 for i in ids} and changes == []
+    stats = (await gateway.sim.get("/_sim/stats")).json()["operations"]
+    assert stats["getOrders"]["200"] >= 10  # five pages a poll
+    assert stats["getOrderItems"]["200"] == 45  # items only for orders new to us
+
+
+async def test_buyer_data_only_with_the_pii_role(gateway_factory: Any, kit: Any) -> None:
+    gateway, acct = await start(gateway_factory, kit, pii=True)
+    sku = kit.new_skus(1)[0]
+    await kit.seed_listing(gateway.sim, sku)
+    order = await place(gateway, kit, [sku])
+    await poll_now(gateway, acct)
+    events = await orders_events(gateway, acct, lambda es: len(es) >= 1)
+    placed = [e for e in events if isinstance(e, OrderPlaced)]
+    assert len(placed) == 1 and placed[0].amazon_order_id == order["AmazonOrderId"]
+    assert placed[0].buyer_email and placed[0].buyer_email.endswith("@marketplace.amazon.com")
+    assert placed[0].shipping_address is not None and placed[0].shipping_address.name
+
+
+async def test_a_failing_poll_is_reported_and_the_next_one_catches_up(gateway_factory: Any, kit: Any) -> None:
+    gateway, acct = await start(gateway_factory, kit, amazon_max_attempts=2)
+    await gateway.sim.post("/_sim/faults", json={"error_rate": 1.0, "operations": ["getOrders"]})
+    sku = kit.new_skus(1)[0]
+    await kit.seed_listing(gateway.sim, sku)
+    order = await place(gateway, kit, [sku])
+    await poll_now(gateway, acct)
+
+    def mine(records: list[Any]) -> list[CommunicationError]:
+        found = [decode(r.value) for r in records]
+        return [e for e in found if isinstance(e, CommunicationError) and e.account_id == acct]
+
+    errors = mine(await read_topic(gateway.bootstrap, topics.COMMUNICATION_ERRORS.name, timeout=30,
+                                   until=lambda rs: bool(mine(rs))))
+    assert errors[0].operation == "getOrders" and errors[0].attempts == 2
+    assert errors[0].request_ref == f"orders-poll:{acct}:{kit.US}"
+    assert kit.REFRESH_TOKEN not in errors[0].message and kit.CLIENT_SECRET not in errors[0].message
+    assert await gateway.db.fetchval(
+        f"SELECT count(*) FROM {gateway.service.schema}.order_cursors WHERE account_id = $1", acct) == 0
+
+    await gateway.sim.delete("/_sim/faults")
+    await poll_now(gateway, acct)
+    events = await orders_events(gateway, acct, lambda es: len(es) >= 1)
+    assert [e.amazon_order_id for e in events] == [order["AmazonOrderId"]]
