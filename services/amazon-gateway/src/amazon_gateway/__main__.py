@@ -8,6 +8,7 @@ import sys
 from importlib import resources
 from typing import TextIO
 
+import asyncpg
 import httpx
 from pydantic import ValidationError
 from tqdm import tqdm
@@ -22,6 +23,7 @@ from servicekit.logging import configure_logging
 
 EXIT_FAILED = 1  # Amazon failed for good (a CommunicationError was published) or another import holds the lock
 EXIT_USAGE = 2  # bad arguments or configuration: nothing was called or written
+EXIT_INTERRUPTED = 130
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -30,7 +32,12 @@ def main(argv: list[str] | None = None) -> None:
     if command == "serve":
         build().run()
     elif command == "import-listings":
-        sys.exit(asyncio.run(import_listings(argv[1:])))
+        try:
+            sys.exit(asyncio.run(import_listings(argv[1:])))
+        except KeyboardInterrupt:
+            print("\ninterrupted: every page written so far is kept; run the same command to continue",
+                  file=sys.stderr)
+            sys.exit(EXIT_INTERRUPTED)
     else:
         print(f"unknown command {command!r}: serve or import-listings", file=sys.stderr)
         sys.exit(EXIT_USAGE)
@@ -89,7 +96,13 @@ async def import_listings(
 
     dsn = s.database_url.get_secret_value()
     schema = db.schema_name(SERVICE)
-    pool = await db.create_pool(dsn, schema, min_size=1, max_size=3)
+    try:
+        pool = await db.create_pool(dsn, schema, min_size=1, max_size=3)
+    except (OSError, asyncpg.PostgresError) as exc:  # the DSN may hold a password: not printed
+        if owns_http:
+            await transport.aclose()
+        print(f"cannot reach the gateway's PostgreSQL (DATABASE_URL): {type(exc).__name__}", file=err)
+        return EXIT_USAGE
     flush = li.OutboxFlush(dsn=dsn, schema=schema, bootstrap=s.kafka_bootstrap_servers, service=SERVICE)
     quiet = args.quiet or not out.isatty()
     status = 0
