@@ -10,7 +10,16 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from amazon_sim import admin, api_feeds, api_listings, api_lwa, api_notifications, api_orders, api_sellers
+from amazon_sim import (
+    admin,
+    api_feeds,
+    api_listings,
+    api_lwa,
+    api_notifications,
+    api_orders,
+    api_reports,
+    api_sellers,
+)
 from amazon_sim.config import SimConfig
 from amazon_sim.core import LwaError, Simulator, SpApiError
 
@@ -54,6 +63,7 @@ def create_app(config: SimConfig | None = None, *, background: bool = True) -> F
         return JSONResponse(SpApiError(exc.status_code, code, str(exc.detail)).body(), exc.status_code,
                             sim.headers(request))
 
-    for module in (api_lwa, api_sellers, api_listings, api_feeds, api_orders, api_notifications, admin):
+    for module in (api_lwa, api_sellers, api_listings, api_feeds, api_orders, api_notifications, api_reports,
+                   admin):
         module.register(app, sim)
     return app
