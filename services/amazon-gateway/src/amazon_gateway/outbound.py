@@ -37,11 +37,13 @@ from amazon_gateway.client import AmazonCallFailed, SpApiClient
 from amazon_gateway.domain import payloads
 from amazon_gateway.domain.coalesce import (
     DEFAULT_FEED_MESSAGES,
+    Candidate,
     ListingKey,
     ListingUpdateCoalescer,
     PendingUpdate,
     SingleCall,
     Superseded,
+    choose_keys,
     plan_calls,
 )
 from amazon_gateway.domain.retry import redact
@@ -101,14 +103,6 @@ class Claim:
     rows: int = 0
 
 
-@dataclass(frozen=True)
-class Candidate:
-    key: ListingKey
-    urgent: bool
-    age_s: float
-    quiet_s: float
-
-
 def drop_stale_fields(
     update: PendingUpdate, sent: dict[tuple[str, str, str, str], datetime]
 ) -> tuple[PendingUpdate | None, list[Superseded]]:
@@ -120,27 +114,6 @@ def drop_stale_fields(
     if not kept:
         return None, [*update.superseded, *dropped]
     return PendingUpdate(update.key, kept, update.superseded), dropped
-
-
-def choose_keys(candidates: Sequence[Candidate], *, batch_size: int, backlog_threshold: int, feed_messages: int,
-                linger_s: float, max_wait_s: float, feeds_open: bool) -> list[ListingKey]:
-    """Which candidate listings to claim now (candidates come urgent first, then oldest first).
-
-    A backlog up to the threshold goes out as single calls, `batch_size` listings at a time. A
-    larger one goes to a feed, but only once it has stopped growing for `linger_s` (a burst is
-    still arriving otherwise, and one feed beats several), or its oldest row has waited
-    `max_wait_s`, or a whole feed is ready; until then, and while no feed may be opened, only the
-    urgent listings are taken.
-    """
-    backlog = [c for c in candidates if not c.urgent]
-    urgent = [c.key for c in candidates if c.urgent]
-    if len(backlog) <= backlog_threshold:
-        return [c.key for c in candidates][: max(batch_size, len(urgent))]
-    settled = (min(c.quiet_s for c in backlog) >= linger_s or max(c.age_s for c in backlog) >= max_wait_s
-               or len(backlog) >= feed_messages)
-    if feeds_open and settled:
-        return [c.key for c in candidates]
-    return urgent
 
 
 class Sender:
@@ -213,7 +186,7 @@ class Sender:
                 return Claim()
             keys = choose_keys(
                 candidates, batch_size=self.batch_size, backlog_threshold=self.backlog_threshold,
-                feed_messages=self.feed_messages, linger_s=self.feed_linger_s, max_wait_s=self.feed_max_wait_s,
+                linger_s=self.feed_linger_s, max_wait_s=self.feed_max_wait_s,
                 feeds_open=len(self._feed_tasks) < self.max_open_feeds)
             rows = await self._lock_rows(conn, keys) if keys else []
             if not rows:

@@ -9,7 +9,9 @@ from amazon_gateway.domain.coalesce import (
     LIFECYCLE,
     PRICE,
     QUANTITY,
+    Candidate,
     ListingUpdateCoalescer,
+    choose_keys,
 )
 from contracts.events import ListingUpdateKind, ListingUpdateRequested
 from contracts.money import Money
@@ -191,3 +193,46 @@ def test_every_request_is_either_sent_or_reported_superseded(case):
     sent = {i for u in c.drain() for i in u.request_ids}
     assert superseded | sent == {r.event_id for r in requests}
     assert not superseded & sent
+
+
+def candidate(sku, *, urgent=False, age=10.0, quiet=10.0):
+    return Candidate(("acct", "A1PA6795UKMFR9", sku), urgent, age, quiet)
+
+
+CHOOSE = {"batch_size": 3, "backlog_threshold": 5, "linger_s": 2.0, "max_wait_s": 30.0, "feeds_open": True}
+
+
+def test_a_small_backlog_goes_in_batches_of_single_calls():
+    cands = [candidate(f"S{i}", quiet=0) for i in range(5)]
+    assert [k[2] for k in choose_keys(cands, **CHOOSE)] == ["S0", "S1", "S2"]
+
+
+def test_a_large_backlog_waits_for_the_burst_to_end_but_urgent_ones_go_now():
+    cands = [candidate("U", urgent=True, quiet=0)] + [candidate(f"S{i}", quiet=0.5) for i in range(6)]
+    assert [k[2] for k in choose_keys(cands, **CHOOSE)] == ["U"]
+    quiet = [candidate("U", urgent=True)] + [candidate(f"S{i}", quiet=2.5) for i in range(6)]
+    assert len(choose_keys(quiet, **CHOOSE)) == 7
+
+
+def test_a_backlog_that_keeps_growing_goes_after_the_longest_wait():
+    cands = [candidate(f"S{i}", quiet=0.1, age=30.0 if i == 0 else 1.0) for i in range(6)]
+    assert len(choose_keys(cands, **CHOOSE)) == 6
+
+
+def test_no_feed_while_too_many_are_open():
+    cands = [candidate(f"S{i}") for i in range(6)]
+    assert choose_keys(cands, **(CHOOSE | {"feeds_open": False})) == []
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.booleans(), st.floats(0, 60), st.floats(0, 60)), max_size=40),
+       st.integers(1, 10), st.integers(0, 10), st.booleans())
+def test_chosen_keys_are_candidates_and_urgent_ones_are_never_held_back(rows, batch, threshold, feeds_open):
+    cands = sorted((candidate(f"S{i}", urgent=u, age=max(a, q), quiet=q) for i, (u, a, q) in enumerate(rows)),
+                   key=lambda c: not c.urgent)
+    chosen = choose_keys(cands, batch_size=batch, backlog_threshold=threshold, linger_s=2.0, max_wait_s=30.0,
+                         feeds_open=feeds_open)
+    keys = [c.key for c in cands]
+    assert len(set(chosen)) == len(chosen) and set(chosen) <= set(keys)
+    assert {c.key for c in cands if c.urgent} <= set(chosen)
+    assert chosen == [k for k in keys if k in set(chosen)]  # urgent first, then oldest: the order is kept

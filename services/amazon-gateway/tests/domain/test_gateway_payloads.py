@@ -18,7 +18,9 @@ from amazon_gateway.domain.payloads import (
     parse_processing_report,
     patch_request,
     put_request,
+    report_items,
     submission_outcome,
+    verifiable,
     verify_applied,
 )
 from contracts.events import ListingUpdateKind, ListingUpdateRequested
@@ -279,3 +281,30 @@ def test_whatever_is_coalesced_builds_schema_valid_bodies(requests):
             body = patch_request(update)
             listings_validator("ListingsItemPatchRequest").validate(body)
             json.loads(json.dumps(body))
+
+
+def test_feed_document_asks_for_the_listings_in_its_report():
+    doc = feed_document("A2SELLER", coalesced(request("P", price=eur("3.10"))),
+                        report_included=("summaries", "offers", "fulfillmentAvailability"))
+    feed_validator().validate(doc.document)
+    assert doc.document["header"]["report"] == {
+        "includedData": ["summaries", "offers", "fulfillmentAvailability"], "apiVersion": "2021-08-01"}
+
+
+def test_report_items_by_sku_ignore_what_is_not_a_listing():
+    report = {"items": [observed() | {"sku": "A"}, {"no": "sku"}, "junk", observed() | {"sku": "B"}]}
+    assert sorted(report_items(report)) == ["A", "B"]
+    assert report_items({"issues": []}) == {} and report_items({"items": "x"}) == {}
+
+
+def test_a_report_item_is_a_read_back_for_verify_applied():
+    price, qty = request(price=eur("19.99")), request(kind=ListingUpdateKind.QUANTITY, quantity=7)
+    item = report_items({"items": [observed(price="19.99", quantity=3)]})["SKU-1"]
+    assert verify_applied([price, qty], item) == [qty]
+
+
+def test_only_prices_and_quantities_can_be_verified():
+    assert verifiable([request(price=eur("1.00"))])
+    assert verifiable([request(kind=ListingUpdateKind.QUANTITY, quantity=0)])
+    assert not verifiable([request(kind=ListingUpdateKind.ATTRIBUTES, attributes={"bullet_point": "x"})])
+    assert not verifiable([request(kind=ListingUpdateKind.DELETE)])

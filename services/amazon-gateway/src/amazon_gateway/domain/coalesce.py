@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import itertools
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -267,3 +267,32 @@ def plan_calls(
         for i in range(0, len(group), feed_messages)
     )
     return Plan(tuple(SingleCall(u) for u in urgent), feeds)
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A listing with requests waiting: whether any is urgent, how long the oldest waited, how long since the newest."""
+
+    key: ListingKey
+    urgent: bool
+    age_s: float
+    quiet_s: float
+
+
+def choose_keys(candidates: Sequence[Candidate], *, batch_size: int, backlog_threshold: int, linger_s: float,
+                max_wait_s: float, feeds_open: bool) -> list[ListingKey]:
+    """Which candidate listings to claim now (candidates come urgent first, then oldest first).
+
+    A backlog up to the threshold goes out as single calls, `batch_size` listings at a time. A
+    larger one goes to a feed, but only once it has stopped growing for `linger_s` (a burst is
+    still arriving otherwise, and one feed beats several) or its oldest row has waited
+    `max_wait_s`; until then, and while no feed may be opened, only the urgent listings are taken.
+    """
+    backlog = [c for c in candidates if not c.urgent]
+    urgent = [c.key for c in candidates if c.urgent]
+    if len(backlog) <= backlog_threshold:
+        return [c.key for c in candidates][: max(batch_size, len(urgent))]
+    settled = min(c.quiet_s for c in backlog) >= linger_s or max(c.age_s for c in backlog) >= max_wait_s
+    if feeds_open and settled:
+        return [c.key for c in candidates]
+    return urgent
