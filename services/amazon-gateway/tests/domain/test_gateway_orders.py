@@ -1,6 +1,7 @@
 """Orders domain: which sightings are news, the polling window, order JSON as events, the bodies and documents
 sent to Amazon, and reading its processing report. No I/O."""
 
+import itertools
 import json
 import uuid
 import xml.etree.ElementTree as ET
@@ -103,7 +104,7 @@ def run_pages(pages: list[list[d.Sighting]]) -> list[tuple[d.Sighting, d.Decisio
 
 
 def real_changes(states: list[d.Sighting]) -> int:
-    return sum(1 for a, b in zip(states, states[1:], strict=False) if a.status != b.status)
+    return sum(1 for a, b in itertools.pairwise(states) if a.status != b.status)
 
 
 @settings(max_examples=300, deadline=None)
@@ -124,7 +125,7 @@ def test_any_interleaving_of_pages_announces_each_order_once_and_never_goes_back
         assert mine[0][1].change is d.Change.PLACED
         times = [s.last_update for s, _ in mine]
         assert times == sorted(set(times))  # never an older state, never the same state twice
-        for (a, _), (b, dec) in zip(mine, mine[1:], strict=False):
+        for (a, _), (b, dec) in itertools.pairwise(mine):
             assert dec.change is d.Change.STATUS_CHANGED and dec.previous_status == a.status != b.status
         assert len(mine) - 1 <= real_changes(states[oid])
 
