@@ -29,3 +29,7 @@ class ServiceSettings(BaseSettings):
     # replay is still recognised.
     inbox_retention_days: float = Field(default=14, gt=0)
     inbox_prune_interval_s: float = Field(default=3600, gt=0)
+    # A batch of a thousand events allocates far more than Python's default 700 objects between
+    # young collections, and every third-generation pass walks the whole heap of imported code;
+    # 0 keeps Python's default thresholds.
+    gc_gen0_threshold: int = Field(default=50_000, ge=0)
