@@ -25,7 +25,6 @@ from contracts.events import (
     AmazonIssue,
     AmazonListingObserved,
     FulfillmentChannel,
-    Offer,
     OfferPriceObserved,
 )
 from contracts.money import Money
@@ -104,16 +103,22 @@ class Sellers:
 # ---------------------------------------------------------------- envelope
 
 
+_CAMEL: dict[str, str] = {}
+
+
 def _get(obj: Mapping[str, Any], pascal: str) -> Any:
     """A field under its PascalCase name or the camelCase one."""
     value = obj.get(pascal)
     if value is None:
-        value = obj.get(pascal[0].lower() + pascal[1:])
+        camel = _CAMEL.get(pascal)
+        if camel is None:
+            camel = _CAMEL[pascal] = pascal[0].lower() + pascal[1:]
+        value = obj.get(camel)
     return value
 
 
 def _require(obj: Any, name: str, path: str, kind: type) -> Any:
-    value = _get(obj, name) if isinstance(obj, Mapping) else None
+    value = _get(obj, name) if isinstance(obj, dict) else None
     if value is None:
         raise NotificationRejected(INVALID_SHAPE, f"{path}{name} is missing")
     if not isinstance(value, kind):
@@ -176,20 +181,29 @@ def _rejecting(notification: Notification, exc: NotificationRejected, account: S
 
 def money(obj: Any, path: str) -> Money:
     """A notification money object `{Amount: number, CurrencyCode}` as Decimal Money."""
-    if not isinstance(obj, Mapping):
+    return Money(**_money_fields(obj, path))
+
+
+def _money_fields(obj: Any, path: str) -> dict[str, Any]:
+    """The fields of Money, checked here so a bad amount is reported with its path in the notification."""
+    if type(obj) is not dict:
         raise NotificationRejected(INVALID_SHAPE, f"{path} is missing")
     currency = _get(obj, "CurrencyCode")
-    if not isinstance(currency, str) or len(currency) != 3 or not currency.isalpha() or not currency.isupper():
+    if type(currency) is not str or len(currency) != 3 or not currency.isalpha() or not currency.isupper():
         raise NotificationRejected(INVALID_SHAPE, f"{path}.CurrencyCode is not an ISO 4217 code: {currency!r}")
-    return Money(amount=_amount(_get(obj, "Amount"), f"{path}.Amount"), currency=currency)
+    return {"amount": _amount(_get(obj, "Amount"), path), "currency": currency}
 
 
 def _amount(value: Any, path: str) -> Decimal:
-    if isinstance(value, float):  # a document parsed elsewhere; its shortest repr is what was sent
-        value = Decimal(repr(value))
-    if isinstance(value, bool) or not isinstance(value, int | Decimal) or not Decimal(value).is_finite():
-        raise NotificationRejected(INVALID_SHAPE, f"{path} is not a number")
-    return Decimal(value)
+    kind = type(value)
+    if kind is Decimal:
+        if value.is_finite():
+            return value  # type: ignore[no-any-return]
+    elif kind is int:
+        return Decimal(value)
+    elif kind is float:  # a document parsed elsewhere; its shortest repr is what was sent
+        return _amount(Decimal(repr(value)), path)
+    raise NotificationRejected(INVALID_SHAPE, f"{path}.Amount is not a number")
 
 
 def landed_price(entry: Mapping[str, Any], path: str) -> Money:
@@ -207,7 +221,7 @@ def landed_price(entry: Mapping[str, Any], path: str) -> Money:
 
 def _points(entry: Mapping[str, Any]) -> Decimal:
     points = _get(entry, "Points")
-    number = _get(points, "PointsNumber") if isinstance(points, Mapping) else None
+    number = _get(points, "PointsNumber") if isinstance(points, dict) else None
     return Decimal(number) if isinstance(number, int) and not isinstance(number, bool) else _ZERO
 
 
@@ -224,7 +238,7 @@ def _lowest(entries: Any, condition: str, path: str) -> Money | None:
         raise NotificationRejected(INVALID_SHAPE, f"{path} is not a list")
     best: Money | None = None
     for i, entry in enumerate(entries):
-        if isinstance(entry, Mapping) and _same_condition(entry, condition):
+        if type(entry) is dict and _same_condition(entry, condition):
             landed = landed_price(entry, f"{path}[{i}]")
             if best is None or landed.amount < best.amount:
                 best = landed
@@ -247,33 +261,34 @@ def _count(value: Any) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
 
 
-def offer(entry: Any, condition: str, our_seller_id: str, path: str) -> Offer:
-    """One entry of `Offers[]`; its condition is the trigger's, its grade the entry's SubCondition."""
-    if not isinstance(entry, Mapping):
+def offer(entry: Any, condition: str, our_seller_id: str, path: str) -> dict[str, Any]:
+    """One entry of `Offers[]` as the fields of an Offer (validated once with the whole event, the
+    hot path's cheapest way); its condition is the trigger's, its grade the entry's SubCondition."""
+    if type(entry) is not dict:
         raise NotificationRejected(INVALID_SHAPE, f"{path} is not an object")
     seller_id = _require(entry, "SellerId", f"{path}.", str)
-    listing_price = money(_get(entry, "ListingPrice"), f"{path}.ListingPrice")
+    listing_price = _money_fields(_get(entry, "ListingPrice"), f"{path}.ListingPrice")
     shipping_raw = _get(entry, "Shipping")
-    shipping = (money(shipping_raw, f"{path}.Shipping") if shipping_raw is not None
-                else Money(amount=_ZERO, currency=listing_price.currency))
+    shipping = (_money_fields(shipping_raw, f"{path}.Shipping") if shipping_raw is not None
+                else {"amount": _ZERO, "currency": listing_price["currency"]})
     sub = _get(entry, "SubCondition")
     feedback = _get(entry, "SellerFeedbackRating")
-    feedback = feedback if isinstance(feedback, Mapping) else {}
+    feedback = feedback if type(feedback) is dict else {}
     prime = _get(entry, "PrimeInformation")
-    return Offer(
-        seller_id=seller_id,
-        is_ours=seller_id == our_seller_id,
-        condition=condition,
-        sub_condition=sub.lower() if isinstance(sub, str) and sub else None,
-        fulfillment_channel=(FulfillmentChannel.AMAZON if _get(entry, "IsFulfilledByAmazon") is True
-                             else FulfillmentChannel.MERCHANT),
-        listing_price=listing_price,
-        shipping=shipping,
-        feedback_rating=feedback_rating(_get(feedback, "SellerPositiveFeedbackRating")),
-        feedback_count=_count(_get(feedback, "FeedbackCount")),
-        is_buy_box_winner=_get(entry, "IsBuyBoxWinner") is True,
-        is_prime=isinstance(prime, Mapping) and _get(prime, "IsOfferPrime") is True,
-    )
+    return {
+        "seller_id": seller_id,
+        "is_ours": seller_id == our_seller_id,
+        "condition": condition,
+        "sub_condition": sub.lower() if type(sub) is str and sub else None,
+        "fulfillment_channel": (FulfillmentChannel.AMAZON if _get(entry, "IsFulfilledByAmazon") is True
+                                else FulfillmentChannel.MERCHANT),
+        "listing_price": listing_price,
+        "shipping": shipping,
+        "feedback_rating": feedback_rating(_get(feedback, "SellerPositiveFeedbackRating")),
+        "feedback_count": _count(_get(feedback, "FeedbackCount")),
+        "is_buy_box_winner": _get(entry, "IsBuyBoxWinner") is True,
+        "is_prime": type(prime) is dict and _get(prime, "IsOfferPrime") is True,
+    }
 
 
 def offer_price_observed(notification: Notification, sellers: Sellers, producer: str) -> OfferPriceObserved:
