@@ -163,3 +163,29 @@ async def test_a_failing_poll_is_reported_and_the_next_one_catches_up(gateway_fa
     await poll_now(gateway, acct)
     events = await orders_events(gateway, acct, lambda es: len(es) >= 1)
     assert [e.amazon_order_id for e in events] == [order["AmazonOrderId"]]
+
+
+async def test_an_unreadable_order_is_reported_and_the_others_still_arrive(gateway_factory: Any, kit: Any) -> None:
+    gateway, acct = await start(gateway_factory, kit)
+    sku = kit.new_skus(1)[0]
+    await kit.seed_listing(gateway.sim, sku)
+    broken, fine = await place(gateway, kit, [sku]), await place(gateway, kit, [sku])
+    sim = gateway.sim._transport.app.state.sim
+    sim.orders.orders[broken["AmazonOrderId"]].status = ""  # Amazon sent an order without its OrderStatus
+    await poll_now(gateway, acct)
+    events = await orders_events(gateway, acct, lambda es: len(es) >= 1)
+    assert [e.amazon_order_id for e in events] == [fine["AmazonOrderId"]]
+
+    def mine(records: list[Any]) -> list[CommunicationError]:
+        found = [decode(r.value) for r in records]
+        return [e for e in found if isinstance(e, CommunicationError) and e.account_id == acct]
+
+    errors = mine(await read_topic(gateway.bootstrap, topics.COMMUNICATION_ERRORS.name, timeout=30,
+                                   until=lambda rs: bool(mine(rs))))
+    assert errors[0].code == "UnreadableOrder" and broken["AmazonOrderId"] in errors[0].message
+    assert errors[0].request_ref == f"order:{acct}:{broken['AmazonOrderId']}"
+
+    sim.orders.orders[broken["AmazonOrderId"]].status = "Unshipped"  # fixed upstream: the next poll catches up
+    await poll_now(gateway, acct)
+    events = await orders_events(gateway, acct, lambda es: len(es) >= 2)
+    assert sorted(e.amazon_order_id for e in events) == sorted([broken["AmazonOrderId"], fine["AmazonOrderId"]])

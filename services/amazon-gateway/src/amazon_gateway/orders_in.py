@@ -92,19 +92,20 @@ class OrderPoller:
     async def poll(self, account_id: str, marketplace_id: str) -> int:
         """One poll of one marketplace, every page; returns the events written (0 when another replica polls)."""
         key = f"{account_id}|{marketplace_id}"
-        async with self.pool.acquire() as lock:
-            if not await lock.fetchval("SELECT pg_try_advisory_lock(hashtext('amazon-gateway.orders-poll'), "
+        async with self.pool.acquire() as conn:
+            if not await conn.fetchval("SELECT pg_try_advisory_lock(hashtext('amazon-gateway.orders-poll'), "
                                        "hashtext($1))", key):
                 return 0
             try:
-                return await self._poll(account_id, marketplace_id)
+                return await self._poll(conn, account_id, marketplace_id)
             finally:
                 self.polls += 1
-                await lock.execute("SELECT pg_advisory_unlock(hashtext('amazon-gateway.orders-poll'), hashtext($1))",
+                await conn.execute("SELECT pg_advisory_unlock(hashtext('amazon-gateway.orders-poll'), hashtext($1))",
                                    key)
 
-    async def _poll(self, account_id: str, marketplace_id: str) -> int:
-        cursor = await self.pool.fetchval(
+    async def _poll(self, conn: asyncpg.Connection, account_id: str, marketplace_id: str) -> int:
+        """Every page, on the one connection that holds the poll's lock."""
+        cursor = await conn.fetchval(
             "SELECT cursor_at FROM order_cursors WHERE account_id = $1 AND marketplace_id = $2",
             account_id, marketplace_id)
         start = domain.window_start(cursor, self.clock(), overlap=self.overlap, first_lookback=self.first_lookback,
@@ -113,33 +114,29 @@ class OrderPoller:
         seen: list[datetime] = []
         written = 0
         token: str | None = None
-        operation = "getOrders"
         try:
             while True:
-                operation = "getOrders"
                 payload = await self.client.get_orders(account_id, marketplace_id,
                                                        last_updated_after=domain.amazon_time(start),
                                                        next_token=token, max_results=self.page_size)
                 if reported_before is None and payload.get("LastUpdatedBefore"):
-                    reported_before = domain.parse_amazon_time(payload["LastUpdatedBefore"])
-                sightings = [domain.sighting(o) for o in payload["Orders"]]
-                seen += [s.last_update for s in sightings]
-                operation = "getOrderItems"
-                written += await self._record_page(account_id, marketplace_id, payload["Orders"], sightings)
+                    try:
+                        reported_before = domain.parse_amazon_time(payload["LastUpdatedBefore"])
+                    except domain.UnreadableOrder:
+                        reported_before = None
+                sightings = await self._readable(conn, account_id, marketplace_id, payload["Orders"])
+                seen += [s.last_update for _, s in sightings]
+                written += await self._record_page(conn, account_id, marketplace_id, sightings)
                 token = payload.get("NextToken") or None
                 if token is None:
                     break
         except AmazonCallFailed as exc:
-            await self._report(account_id, marketplace_id, exc.fields)
-            return written
-        except domain.UnreadableOrder as exc:
-            await self._report(account_id, marketplace_id, {
-                "operation": operation, "code": "UnreadableOrder", "attempts": 1,
-                "message": redact(str(exc))})
+            await self._report(conn, account_id, marketplace_id, exc.fields,
+                               f"orders-poll:{account_id}:{marketplace_id}")
             return written
         moved = domain.next_cursor(cursor, reported_before, seen)
         if moved is not None:
-            await self.pool.execute(
+            await conn.execute(
                 "INSERT INTO order_cursors AS c (account_id, marketplace_id, cursor_at) VALUES ($1, $2, $3) "
                 "ON CONFLICT (account_id, marketplace_id) DO UPDATE "
                 "SET cursor_at = greatest(c.cursor_at, EXCLUDED.cursor_at), polled_at = now()",
@@ -147,6 +144,25 @@ class OrderPoller:
         log.info("orders_polled", account_id=account_id, marketplace_id=marketplace_id, events=written,
                  since=domain.amazon_time(start))
         return written
+
+    async def _readable(self, conn: asyncpg.Connection, account_id: str, marketplace_id: str,
+                        orders: list[Json]) -> list[tuple[Json, domain.Sighting]]:
+        """The orders Amazon sent in full; one lacking its id, status or LastUpdateDate is reported and skipped,
+        so it cannot hold up every other order of the account."""
+        readable = []
+        for order in orders:
+            try:
+                readable.append((order, domain.sighting(order)))
+            except domain.UnreadableOrder as exc:
+                await self._unreadable(conn, account_id, marketplace_id, order, exc)
+        return readable
+
+    async def _unreadable(self, conn: asyncpg.Connection, account_id: str, marketplace_id: str, order: Json,
+                          exc: Exception) -> None:
+        order_id = order.get("AmazonOrderId") if isinstance(order.get("AmazonOrderId"), str) else "unknown"
+        await self._report(conn, account_id, marketplace_id, {
+            "operation": "getOrders", "code": "UnreadableOrder", "attempts": 1,
+            "message": redact(f"order {order_id}: {exc}")}, f"order:{account_id}:{order_id}")
 
     async def _known(self, conn: asyncpg.Connection, account_id: str, ids: list[str],
                      lock: bool = False) -> dict[str, domain.Known]:
@@ -156,32 +172,41 @@ class OrderPoller:
             account_id, ids)
         return {r["amazon_order_id"]: domain.Known(r["status"], r["last_update"]) for r in rows}
 
-    async def _record_page(self, account_id: str, marketplace_id: str, orders: list[Json],
-                           sightings: list[domain.Sighting]) -> int:
-        if not sightings:
+    async def _record_page(self, conn: asyncpg.Connection, account_id: str, marketplace_id: str,
+                           page: list[tuple[Json, domain.Sighting]]) -> int:
+        """Decide and record one page: the order states and their events in one transaction."""
+        if not page:
             return 0
-        by_id = {o["AmazonOrderId"]: o for o in orders}
-        ids = sorted(by_id)
-        async with self.pool.acquire() as conn:
-            _, first_look = domain.decide_all(await self._known(conn, account_id, ids), sightings)
+        by_id = {s.order_id: order for order, s in page}
+        sightings = [s for _, s in page]
+        _, first_look = domain.decide_all(await self._known(conn, account_id, sorted(by_id)), sightings)
         # Items (and, for the PII role, buyer and address) only for orders new to us, fetched outside the transaction.
-        details = {s.order_id: await self._details(account_id, s.order_id)
-                   for s, d in first_look if d.change is domain.Change.PLACED}
-        async with self.pool.acquire() as conn, conn.transaction():
+        placed: dict[str, Event] = {}
+        for sight, decision in first_look:
+            if decision.change is not domain.Change.PLACED:
+                continue
+            items, buyer, address = await self._details(account_id, sight.order_id)
+            try:
+                placed[sight.order_id] = domain.order_placed(
+                    by_id[sight.order_id], items, account_id=account_id, marketplace_id=marketplace_id,
+                    producer=self.producer, buyer=buyer, address=address)
+            except domain.UnreadableOrder as exc:  # not recorded: reported, and tried again by the next poll
+                await self._unreadable(conn, account_id, marketplace_id, by_id[sight.order_id], exc)
+        new = {x.order_id for x, d in first_look if d.change is domain.Change.PLACED}
+        sightings = [s for s in sightings if s.order_id not in new or s.order_id in placed]
+        ids = sorted({s.order_id for s in sightings})
+        async with conn.transaction():
             await conn.execute("SELECT pg_advisory_xact_lock(hashtext('amazon-gateway.orders'), hashtext($1))",
                                f"{account_id}|{marketplace_id}")
             state, news = domain.decide_all(await self._known(conn, account_id, ids, lock=True), sightings)
             events: list[Event] = []
             for sight, decision in news:
-                order = by_id[sight.order_id]
                 if decision.change is domain.Change.PLACED:
-                    items, buyer, address = details[sight.order_id]
-                    events.append(domain.order_placed(order, items, account_id=account_id,
-                                                      marketplace_id=marketplace_id, producer=self.producer,
-                                                      buyer=buyer, address=address))
+                    events.append(placed[sight.order_id])
                 else:
-                    events.append(domain.order_status_changed(order, decision.previous_status, account_id=account_id,
-                                                              marketplace_id=marketplace_id, producer=self.producer))
+                    events.append(domain.order_status_changed(
+                        by_id[sight.order_id], decision.previous_status, account_id=account_id,
+                        marketplace_id=marketplace_id, producer=self.producer))
             await conn.execute(
                 """
                 INSERT INTO order_states AS s (account_id, amazon_order_id, marketplace_id, status, last_update)
@@ -202,17 +227,17 @@ class OrderPoller:
         return (items, await self.client.get_order_buyer_info(account_id, order_id),
                 await self.client.get_order_address(account_id, order_id))
 
-    async def _report(self, account_id: str, marketplace_id: str, fields: dict[str, Any]) -> None:
+    async def _report(self, conn: asyncpg.Connection, account_id: str, marketplace_id: str,
+                      fields: dict[str, Any], request_ref: str) -> None:
         account = self.client.accounts.get(account_id)
         event = CommunicationError.new(
             producer=self.producer, system="amazon", account_id=account_id, marketplace_id=marketplace_id,
             region=account.region if account else None, operation=fields["operation"], code=fields["code"],
-            message=fields["message"], attempts=fields["attempts"],
-            request_ref=f"orders-poll:{account_id}:{marketplace_id}")
-        async with self.pool.acquire() as conn, conn.transaction():
+            message=fields["message"], attempts=fields["attempts"], request_ref=request_ref)
+        async with conn.transaction():
             await outbox.write(conn, self.schema, [event])
         log.warning("order_poll_failed", account_id=account_id, marketplace_id=marketplace_id,
-                    operation=fields["operation"], code=fields["code"])
+                    operation=fields["operation"], code=fields["code"], request_ref=request_ref)
 
 
 def attach(service: Any, client: SpApiClient) -> OrderPoller:

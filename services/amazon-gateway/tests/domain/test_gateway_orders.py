@@ -80,6 +80,10 @@ def test_decisions() -> None:
     assert moved.change is d.Change.STATUS_CHANGED and moved.previous_status == "Pending"
     stale = d.decide(moved.state, "Pending", T0)
     assert stale.change is d.Change.NONE and stale.state == moved.state
+    same_second = d.decide(d.Known("Shipped", T0), "Unshipped", T0)
+    assert same_second.change is d.Change.NONE and same_second.state == d.Known("Shipped", T0)
+    onward = d.decide(d.Known("Unshipped", T0), "Shipped", T0)
+    assert onward.change is d.Change.STATUS_CHANGED and onward.previous_status == "Unshipped"
 
 
 # A true history: per order, states at strictly increasing times; the same status may repeat (LastUpdateDate

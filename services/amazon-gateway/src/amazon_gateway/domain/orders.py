@@ -126,12 +126,23 @@ class Decision:
     previous_status: str | None = None
 
 
+# Where each status sits in an order's life; two states with the same LastUpdateDate (Amazon writes whole
+# seconds) are ordered by it, so an order never appears to go back from Shipped to Unshipped.
+LIFECYCLE_RANK: dict[str, int] = {
+    "PendingAvailability": 0, "Pending": 1, "Unshipped": 2, "PartiallyShipped": 3, "Shipped": 4,
+    "InvoiceUnconfirmed": 4, "Canceled": 5, "Unfulfillable": 5,
+}
+
+
 def decide(known: Known | None, status: str, last_update: datetime) -> Decision:
     """Is this sight of an order news? The new state to keep comes with the answer."""
     if known is None:
         return Decision(Change.PLACED, Known(status, last_update))
     if last_update < known.last_update:
         return Decision(Change.NONE, known)  # an older state than the one announced
+    if last_update == known.last_update and status != known.status and (
+            LIFECYCLE_RANK.get(status, 0) <= LIFECYCLE_RANK.get(known.status, 0)):
+        return Decision(Change.NONE, known)  # as old as the announced state and no further in the life
     if status == known.status:
         return Decision(Change.NONE, Known(status, last_update))
     return Decision(Change.STATUS_CHANGED, Known(status, last_update), known.status)
