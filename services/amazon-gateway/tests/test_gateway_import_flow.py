@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 import uuid
 from decimal import Decimal
+from importlib import resources
 from typing import Any
 
 import httpx
@@ -193,7 +194,8 @@ async def test_admin_endpoint_runs_the_import_in_the_background(
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=gateway.service.asgi()),
                                  base_url="http://gw") as admin:
         r = await admin.post("/import/listings", params={"account_id": account.account_id})
-        assert r.status_code == 202 and r.json() == {"queued": [kit.US], "account_id": account.account_id}
+        assert r.status_code == 202 and r.json() == {"queued": [kit.US], "account_id": account.account_id,
+                                                   "source": "search"}
 
         async def finished() -> bool:
             rows = (await admin.get("/import/listings", params={"account_id": account.account_id})).json()
@@ -223,3 +225,111 @@ async def test_bad_arguments_change_nothing(database_url: str, sim_http: httpx.A
                                      out=io.StringIO(), err=err) == 2
         assert says in err.getvalue()
     assert "searchListingsItems" not in (await sim_http.get("/_sim/stats")).json()["operations"]
+
+
+# ---------------------------------------------------------------- the merchant listings report
+
+
+async def test_cli_imports_through_the_merchant_listings_report(
+        topics_created: str, database_url: str, db: Any, sim_http: httpx.AsyncClient, kit: Any) -> None:
+    listings = await seed(kit, sim_http, 30)
+    account = new_account(kit)
+    out = io.StringIO()
+    status = await import_listings(["--account", account.account_id, "--source", "report", "--report-poll", "0.2"],
+                                   settings=settings(kit, topics_created, database_url), http=sim_http,
+                                   accounts={account.account_id: account}, out=out, err=io.StringIO())
+    assert status == 0
+    assert out.getvalue() == f"{account.account_id} {kit.US}: imported 30 listings of 30\n"
+    row = await import_row(db, account.account_id)
+    assert (row["status"], row["source"], row["imported"], row["total"]) == ("done", "report", 30, 30)
+    assert row["report_id"]
+    events = await observed_for(topics_created, account.account_id, 30)
+    assert {e.sku for e in events} == set(listings)
+    for e in events:
+        price, quantity = listings[e.sku]
+        assert e.price is not None and (e.price.amount, e.price.currency) == (Decimal(price), "USD")
+        assert (e.quantity, e.source, e.issues) == (quantity, "report", None)
+    stats = (await sim_http.get("/_sim/stats")).json()["operations"]
+    assert stats["createReport"] == {"calls": 1, "202": 1} and stats["getReportDocument"]["200"] == 1
+    assert "searchListingsItems" not in stats
+
+
+async def test_report_import_resumes_without_a_new_report_and_writes_each_row_once(
+        topics_created: str, database_url: str, db: Any, sim_http: httpx.AsyncClient, kit: Any) -> None:
+    from amazon_gateway import listing_import as li
+    from amazon_gateway.client import SpApiClient
+    from amazon_gateway.domain.retry import RetryPolicy
+    from servicekit import db as servicekit_db
+
+    await sim_http.post("/_sim/ratelimits", json={"enabled": False})
+    listings = await seed(kit, sim_http, 12)
+    account = new_account(kit)
+    client = SpApiClient({account.account_id: account}, http=sim_http, api_base_url=kit.SIM_BASE,
+                         lwa_url=f"{kit.SIM_BASE}/auth/o2/token", retry=RetryPolicy(2, 0.01, 0.02))
+    pool = await servicekit_db.create_pool(database_url, "amazon_gateway")
+    await servicekit_db.migrate(pool, "amazon_gateway", resources.files("amazon_gateway") / "migrations")
+    try:
+        await sim_http.post("/_sim/faults", json={"error_rate": 1.0, "error_statuses": [500],
+                                                  "operations": ["getReportDocument"]})
+        importer = li.ListingImport(pool=pool, schema="amazon_gateway", client=client, producer="test",
+                                    source="report", report_poll_s=0.2, report_chunk=5)
+        with pytest.raises(li.ImportFailed) as failed:
+            await importer.run(account.account_id, kit.US)
+        assert failed.value.fields["operation"] == "getReportDocument"
+        first = await import_row(db, account.account_id)
+        assert (first["status"], first["imported"]) == ("failed", 0) and first["report_id"]
+        await sim_http.delete("/_sim/faults")
+
+        chunks = 0
+
+        async def crash_after_first_chunk() -> None:
+            nonlocal chunks
+            chunks += 1
+            if chunks == 1:
+                raise ConnectionError("the process dies here")
+
+        crashing = li.ListingImport(pool=pool, schema="amazon_gateway", client=client, producer="test",
+                                    source="report", report_poll_s=0.2, report_chunk=5,
+                                    after_commit=crash_after_first_chunk)
+        with pytest.raises(ConnectionError):
+            await crashing.run(account.account_id, kit.US)
+        middle = await import_row(db, account.account_id)
+        assert (middle["status"], middle["imported"], middle["report_id"]) == ("running", 5, first["report_id"])
+
+        done = await importer.run(account.account_id, kit.US)
+        assert (done.status, done.imported, done.total, done.pages, done.report_id) == (
+            "done", 12, 12, 3, first["report_id"])
+        stats = (await sim_http.get("/_sim/stats")).json()["operations"]
+        assert stats["createReport"]["202"] == 1  # the report was requested once for the whole import
+        written = await db.fetch(
+            "SELECT payload FROM amazon_gateway._outbox WHERE event_type = 'AmazonListingObserved' "
+            "AND correlation_id = $1", first["run_id"])
+        skus = [decode(r["payload"]).sku for r in written]  # type: ignore[attr-defined]
+        assert sorted(skus) == sorted(listings)  # each row once, across the failure, the crash and the resume
+    finally:
+        await pool.close()
+
+
+async def test_a_report_amazon_cannot_build_fails_and_the_next_run_asks_again(
+        topics_created: str, database_url: str, db: Any, sim_http: httpx.AsyncClient, kit: Any,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from amazon_gateway import listing_import as li
+
+    await seed(kit, sim_http, 2)
+    account = new_account(kit)
+    args = ["--account", account.account_id, "--source", "report", "--report-poll", "0.2"]
+    s = settings(kit, topics_created, database_url)
+    monkeypatch.setattr(li, "REPORT_TYPE", "GET_FLAT_FILE_OPEN_LISTINGS_DATA")  # one the simulator fails
+    err = io.StringIO()
+    assert await import_listings(args, settings=s, http=sim_http, accounts={account.account_id: account},
+                                 out=io.StringIO(), err=err) == 1
+    assert "getReport failed after 1 attempt(s): FATAL" in err.getvalue()
+    row = await import_row(db, account.account_id)
+    assert (row["status"], row["report_id"]) == ("failed", None)
+    (error,) = await errors_for(topics_created, account.account_id)
+    assert (error.operation, error.code) == ("getReport", "FATAL")
+    monkeypatch.undo()
+    assert await import_listings(args, settings=s, http=sim_http, accounts={account.account_id: account},
+                                 out=io.StringIO()) == 0
+    stats = (await sim_http.get("/_sim/stats")).json()["operations"]
+    assert stats["createReport"]["202"] == 2

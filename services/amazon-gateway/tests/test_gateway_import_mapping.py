@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from amazon_gateway.client import search_results_problem
 from amazon_gateway.listing_import import (
+    REPORT_CONDITIONS,
     SEARCH_PAGEABLE,
     Progress,
     available_quantity,
@@ -18,6 +19,8 @@ from amazon_gateway.listing_import import (
     observed,
     offer_price,
     page_events,
+    report_events,
+    report_rows,
 )
 from amazon_sim import schemas
 from contracts import decode, encode
@@ -134,9 +137,10 @@ def test_listings_beyond_what_search_pages_through_are_counted() -> None:
     from datetime import UTC, datetime
 
     now = datetime.now(UTC)
-    p = Progress("a", US, RUN, "done", 50, 1000, 0, 1234, None, None, now, now, now)
+    p = Progress("a", US, RUN, "done", "search", None, 50, 1000, 0, 1234, None, None, now, now, now)
     assert p.unreachable == 1234 - SEARCH_PAGEABLE and p.as_json()["unreachable"] == 234
-    assert Progress("a", US, RUN, "done", 1, 5, 0, 5, None, None, now, now, now).unreachable == 0
+    assert Progress("a", US, RUN, "done", "search", None, 1, 5, 0, 5, None, None, now, now, now).unreachable == 0
+    assert Progress("a", US, RUN, "done", "report", "1", 3, 1234, 0, 1234, None, None, now, now, now).unreachable == 0
 
 
 amounts = st.decimals(min_value=Decimal("0.01"), max_value=Decimal("99999.99"), places=2)
@@ -162,3 +166,88 @@ def test_any_schema_valid_item_becomes_an_event_with_its_exact_price(
     others = [q for c, q in fulfillment if q is not None]
     assert e.quantity == (sum(merchant) if merchant else sum(others) if others else None)
     assert decode(encode(e)) == e
+
+
+# ---------------------------------------------------------------- the merchant listings report
+
+
+def report_of(listings: list[dict[str, Any]]) -> bytes:
+    """GET_MERCHANT_LISTINGS_ALL_DATA as the simulator writes it, for listings given as attributes."""
+    from amazon_sim.api_reports import merchant_listings
+    from amazon_sim.listings import Listing
+
+    return merchant_listings([Listing("A1SELLER", x["sku"], "HOME", "LISTING", x["attributes"], [US], 0.0, 0.0)
+                              for x in listings], US)
+
+
+def listing_attributes(price: str | None, quantity: int | None, condition: str = "new_new",
+                       ean: str | None = None, channel: str = "DEFAULT") -> dict[str, Any]:
+    attributes: dict[str, Any] = {"item_name": [{"value": "Lamp", "marketplace_id": US}],
+                                  "condition_type": [{"value": condition, "marketplace_id": US}]}
+    if price is not None:
+        attributes["purchasable_offer"] = [{"marketplace_id": US, "currency": "USD",
+                                            "our_price": [{"schedule": [{"value_with_tax": price}]}]}]
+    availability: dict[str, Any] = {"fulfillment_channel_code": channel}
+    if quantity is not None:
+        availability["quantity"] = quantity
+    attributes["fulfillment_availability"] = [availability]
+    if ean:
+        attributes["externally_assigned_product_identifier"] = [{"type": "ean", "value": ean, "marketplace_id": US}]
+    return attributes
+
+
+def test_report_rows_become_observed_listings() -> None:
+    content = report_of([
+        {"sku": "LAMP-1", "attributes": listing_attributes("19.99", 4, "used_good", ean="4006381333931")},
+        {"sku": "FBA-1", "attributes": listing_attributes("5.00", None, channel="AMAZON_NA")},
+        {"sku": "OUT-1", "attributes": listing_attributes("7.00", 0)},
+    ])
+    rows = report_rows(content)
+    built = report_events(rows, account_id="a", marketplace_id=US, currency="USD", producer="p", correlation_id=RUN)
+    by_sku = {e.sku: e for e in built.events}
+    lamp = by_sku["LAMP-1"]
+    assert lamp.price is not None and (lamp.price.amount, lamp.price.currency) == (Decimal("19.99"), "USD")
+    assert (lamp.quantity, lamp.condition, lamp.identifiers, lamp.status, lamp.source) == (
+        4, "used_good", {"EAN": "4006381333931"}, ["BUYABLE", "DISCOVERABLE"], "report")
+    assert lamp.asin and lamp.product_type is None and lamp.issues is None  # the report does not say
+    assert (by_sku["FBA-1"].quantity, by_sku["FBA-1"].identifiers) == (None, {})
+    assert by_sku["OUT-1"].status == ["DISCOVERABLE"] and by_sku["OUT-1"].quantity == 0
+    assert all(e.correlation_id == RUN for e in built.events) and not built.skipped
+
+
+def test_report_text_in_windows_1252_and_with_a_bom_is_read() -> None:
+    header = "item-name\tseller-sku\tprice\tquantity\tasin1\tstatus\n"
+    assert report_rows(("\ufeff" + header + "Café\tS-1\t1.00\t2\tB0X\tActive\n").encode())[0]["item-name"] == "Café"
+    cp1252 = (header + "Café – naïve\tS-2\t3.50\t\tB0Y\tInactive\n").encode("cp1252")
+    (row,) = report_rows(cp1252)
+    assert (row["item-name"], row["seller-sku"], row["quantity"]) == ("Café – naïve", "S-2", "")
+    assert report_rows(b"") == [] and report_rows(header.encode()) == []
+
+
+def test_report_rows_that_cannot_be_events_are_named() -> None:
+    rows = [{"seller-sku": "", "price": "1.00"}, {"seller-sku": "OK", "price": "oops", "quantity": "-3"}]
+    built = report_events(rows, account_id="a", marketplace_id=US, currency="USD", producer="p", correlation_id=RUN)
+    (ok,) = built.events
+    assert (ok.sku, ok.price, ok.quantity) == ("OK", None, None)
+    assert len(built.skipped) == 1 and built.skipped[0].startswith("''")
+    (no_currency,) = report_events([{"seller-sku": "X", "price": "2.00"}], account_id="a", marketplace_id="NEW",
+                                   currency=None, producer="p", correlation_id=RUN).events
+    assert no_currency.price is None  # an amount without a known currency is not guessed
+
+
+@settings(max_examples=60, deadline=None)
+@given(listings=st.lists(st.tuples(amounts, st.one_of(st.none(), st.integers(min_value=0, max_value=10**5)),
+                                   st.sampled_from(sorted(REPORT_CONDITIONS.values()))),
+                         min_size=1, max_size=15))
+def test_any_simulated_report_round_trips_price_quantity_and_condition(
+        listings: list[tuple[Decimal, int | None, str]]) -> None:
+    given_listings = {f"SKU-{i:03d}": v for i, v in enumerate(listings)}
+    content = report_of([{"sku": sku, "attributes": listing_attributes(format(price, "f"), quantity, condition)}
+                         for sku, (price, quantity, condition) in given_listings.items()])
+    built = report_events(report_rows(content), account_id="a", marketplace_id=US, currency="USD", producer="p",
+                          correlation_id=RUN)
+    assert not built.skipped and len(built.events) == len(given_listings)
+    for e in built.events:
+        price, quantity, condition = given_listings[e.sku]
+        assert e.price is not None and e.price.amount == price
+        assert (e.quantity, e.condition) == (quantity if quantity is not None else 0, condition)

@@ -12,6 +12,7 @@ is added to the client without a driver here.
 
 from __future__ import annotations
 
+import gzip
 import inspect
 import json
 import uuid
@@ -27,6 +28,8 @@ import pytest
 from amazon_gateway.client import AmazonCallFailed, SpApiClient
 from amazon_gateway.domain import payloads
 from amazon_gateway.domain.coalesce import ListingUpdateCoalescer, PendingUpdate
+from amazon_gateway.domain.orders import ORDER_USAGE_PLANS
+from amazon_gateway.domain.rate_limit import PUBLISHED_USAGE_PLANS, RateLimits
 from amazon_gateway.domain.retry import RetryPolicy
 from amazon_sim import schemas
 from contracts import decode, topics
@@ -41,7 +44,7 @@ from devstack.testing import eventually, read_topic
 
 FAST = RetryPolicy(max_attempts=3, base_delay=0.01, max_delay=0.05)
 LWA_PATH = "/auth/o2/token"
-DOCUMENTS_PATH = "/_sim/documents/"
+DOCUMENTS_PATHS = ("/_sim/documents/", "/_sim/report-documents/")
 FEED_CONTENT_TYPE = "application/json; charset=UTF-8"
 
 # Public coroutine methods of SpApiClient that are machinery for the others, not Amazon operations.
@@ -154,8 +157,14 @@ def lwa_problems(ex: Exchange) -> list[str]:
 
 
 def document_problems(ex: Exchange) -> tuple[str, list[str]]:
-    """Uploads of JSON_LISTINGS_FEED documents and downloads of their processing reports."""
+    """Uploads of JSON_LISTINGS_FEED documents, downloads of their processing reports and of merchant listings
+    reports (gzip, tab-separated: no published schema, so the header is checked)."""
     content = ex.request_body if ex.method == "PUT" else ex.response_body
+    if content[:2] == b"\x1f\x8b":
+        header = gzip.decompress(content).split(b"\n", 1)[0].decode().split("\t")
+        missing = {"seller-sku", "price", "quantity", "asin1", "status"} - set(header)
+        return "document download (merchant listings report)", [f"report lacks columns {sorted(missing)}"] * bool(
+            missing)
     try:
         doc = json.loads(content)
     except ValueError:
@@ -173,7 +182,7 @@ def check_all(exchanges: list[Exchange]) -> tuple[set[str], list[str]]:
     for ex in exchanges:
         if ex.path == LWA_PATH:
             name, found = "lwaToken", lwa_problems(ex)
-        elif ex.path.startswith(DOCUMENTS_PATH):
+        elif ex.path.startswith(DOCUMENTS_PATHS):
             name, found = document_problems(ex)
         else:
             operation_id, found = sp_api_problems(ex)
@@ -302,6 +311,16 @@ async def drive_orders(ctx: Ctx) -> None:
     await ctx.client.confirm_shipment(ctx.account, order_id, confirm_shipment_body(request))
 
 
+async def drive_report(ctx: Ctx) -> None:
+    sku = await ctx.listing()
+    report_id = await ctx.client.create_report(ctx.account, "GET_MERCHANT_LISTINGS_ALL_DATA", [ctx.kit.US])
+    assert (await ctx.client.get_report(ctx.account, report_id))["processingStatus"] == "IN_QUEUE"
+    await ctx.sim.post("/_sim/reports/process")
+    report = await ctx.client.get_report(ctx.account, report_id)
+    document = await ctx.client.get_report_document(ctx.account, report["reportDocumentId"])
+    assert sku.encode() in await ctx.client.download_report_document(document)
+
+
 Driver = Callable[[Ctx], Awaitable[None]]
 
 # driver -> (the client methods it calls, the operations its exchanges must include)
@@ -319,6 +338,8 @@ DRIVERS: list[tuple[Driver, set[str], set[str]]] = [
     (drive_orders, {"get_orders", "get_order_items", "get_order_address", "get_order_buyer_info",
                     "confirm_shipment"},
      {"getOrders", "getOrderItems", "getOrderAddress", "getOrderBuyerInfo", "confirmShipment"}),
+    (drive_report, {"create_report", "get_report", "get_report_document", "download_report_document"},
+     {"createReport", "getReport", "getReportDocument", "document download (merchant listings report)"}),
 ]
 
 
@@ -337,7 +358,8 @@ def recording_client(kit: Any, sim_http: httpx.AsyncClient) -> tuple[SpApiClient
     recorder = Recorder(sim_http._transport)
     http = httpx.AsyncClient(transport=recorder, base_url=kit.SIM_BASE)
     client = SpApiClient({kit.ACCOUNT_ID: kit.gateway_account()}, http=http, api_base_url=kit.SIM_BASE,
-                         lwa_url=f"{kit.SIM_BASE}{LWA_PATH}", retry=FAST)
+                         lwa_url=f"{kit.SIM_BASE}{LWA_PATH}", retry=FAST,
+                         limits=RateLimits({**PUBLISHED_USAGE_PLANS, **ORDER_USAGE_PLANS}))  # as the service does
     return client, recorder, http
 
 

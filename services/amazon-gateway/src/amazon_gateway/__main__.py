@@ -51,7 +51,13 @@ def _parser() -> argparse.ArgumentParser:
         "does. An interrupted or failed import continues from its last written page when run again.")
     parser.add_argument("--account", required=True, help="account_id from AMAZON_ACCOUNTS / AMAZON_ACCOUNTS_FILE")
     parser.add_argument("--marketplace", help="marketplace id; default every marketplace of the account")
+    parser.add_argument("--source", choices=("search", "report"), default="search",
+                        help="search: searchListingsItems, 20 listings a call, at most the first 1000 SKUs "
+                        "(default); report: one GET_MERCHANT_LISTINGS_ALL_DATA report, any catalogue size, "
+                        "minutes of waiting for Amazon to build it, no product types or issues")
     parser.add_argument("--page-size", type=int, default=20, help="listings per call, 1 to 20 (default 20)")
+    parser.add_argument("--report-poll", type=float, default=15.0, metavar="SECONDS",
+                        help="first wait between report status checks; doubles up to 2 minutes (default 15)")
     parser.add_argument("--restart", action="store_true", help="start from the first page, forgetting the "
                         "stored position")
     parser.add_argument("--quiet", action="store_true", help="no progress bar (also when stdout is not a terminal)")
@@ -110,14 +116,15 @@ async def import_listings(
         await db.migrate(pool, schema, resources.files("amazon_gateway") / "migrations")
         await flush.start()
         importer = li.ListingImport(pool=pool, schema=schema, client=client, producer=SERVICE,
-                                    page_size=args.page_size, after_commit=flush)
+                                    page_size=args.page_size, after_commit=flush, source=args.source,
+                                    report_poll_s=args.report_poll)
         for marketplace_id in marketplaces:
             bar = tqdm(desc=f"{args.account} {marketplace_id}", unit=" listings", file=out, disable=quiet,
                        dynamic_ncols=True)
 
             def show(p: li.Progress, bar: tqdm = bar) -> None:
                 if p.total is not None:
-                    bar.total = min(p.total, li.SEARCH_PAGEABLE)
+                    bar.total = p.total if p.source == "report" else min(p.total, li.SEARCH_PAGEABLE)
                 bar.update(p.imported + p.skipped - bar.n)
 
             try:
@@ -159,7 +166,7 @@ def _summary(p: li.Progress) -> str:
         line += f", {p.skipped} skipped (see the log)"
     if p.unreachable:
         line += (f"; {p.unreachable} more are beyond the 1000 listings searchListingsItems can page through "
-                 "and were not imported")
+                 "and were not imported (--source report imports them all)")
     return line
 
 

@@ -29,6 +29,7 @@ LWA_OPERATION = "lwaToken"
 VERIFY_INCLUDED = "summaries,offers,fulfillmentAvailability"
 FEEDS = "/feeds/2021-06-30"
 ORDERS = "/orders/v0/orders"
+REPORTS = "/reports/2021-06-30"
 SEARCH_MAX_IDENTIFIERS = 20
 SEARCH_INCLUDED = "summaries,offers,fulfillmentAvailability,issues,attributes"
 
@@ -94,6 +95,14 @@ def _text(body: Json, name: str) -> str:
     if not isinstance(value, str) or not value:
         raise ValueError(f"the answer has no {name}")
     return value
+
+
+def _report_problem(body: Json) -> str | None:
+    if not isinstance(body.get("processingStatus"), str):
+        return "Report.processingStatus is not a string"
+    if body["processingStatus"] == "DONE" and not isinstance(body.get("reportDocumentId"), str):
+        return "a DONE report without a reportDocumentId"
+    return None
 
 
 class SpApiClient:
@@ -238,6 +247,31 @@ class SpApiClient:
                 log.warning("document_transfer_failed", **fields)
                 raise AmazonCallFailed(fields, status)
             await self.sleep(delay)
+
+    # ------------------------------------------------------------ Reports API (merchant listings report for the import)
+
+    async def create_report(self, account_id: str, report_type: str, marketplace_ids: list[str]) -> str:
+        body = (await self.call(account_id, "createReport", "POST", f"{REPORTS}/reports", json={
+            "reportType": report_type, "marketplaceIds": marketplace_ids}))[1]
+        return _text(body, "reportId")
+
+    async def get_report(self, account_id: str, report_id: str) -> Json:
+        """The report's `processingStatus` and, once DONE, its `reportDocumentId`."""
+        return (await self.call(account_id, "getReport", "GET", f"{REPORTS}/reports/{quote(report_id, safe='')}",
+                                check=_report_problem))[1]
+
+    async def get_report_document(self, account_id: str, document_id: str) -> Json:
+        """The document's download URL and `compressionAlgorithm` (GZIP or absent)."""
+        return (await self.call(account_id, "getReportDocument", "GET",
+                                f"{REPORTS}/documents/{quote(document_id, safe='')}",
+                                check=lambda body: None if isinstance(body.get("url"), str) else "no document url"))[1]
+
+    async def download_report_document(self, document: Json) -> bytes:
+        """The content behind a getReportDocument answer, unzipped when Amazon says it is GZIP."""
+        content = await self._transfer("downloadReportDocument", "GET", _text(document, "url"))
+        if document.get("compressionAlgorithm") == "GZIP":
+            return gzip.decompress(content)
+        return content
 
     # ------------------------------------------------------------ Orders API v0
 

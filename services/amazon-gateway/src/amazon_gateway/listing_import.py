@@ -18,12 +18,13 @@ from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Any, Literal
 
 import asyncpg
 from pydantic import ValidationError
 
 from amazon_gateway.client import AmazonCallFailed, SpApiClient
+from amazon_gateway.domain.orders import MARKETPLACE_CURRENCY
 from contracts import Event
 from contracts.events import AmazonIssue, AmazonListingObserved, CommunicationError
 from contracts.money import Money
@@ -188,6 +189,8 @@ class Progress:
     marketplace_id: str
     run_id: uuid.UUID
     status: str  # running | done | failed
+    source: str  # search | report
+    report_id: str | None
     pages: int
     imported: int
     skipped: int
@@ -201,19 +204,24 @@ class Progress:
     @property
     def unreachable(self) -> int:
         """Listings Amazon counted that searchListingsItems cannot page to (beyond its first 1000)."""
-        return max(0, (self.total or 0) - SEARCH_PAGEABLE)
+        return max(0, (self.total or 0) - SEARCH_PAGEABLE) if self.source == "search" else 0
+
+    @property
+    def rows_done(self) -> int:
+        return self.imported + self.skipped
 
     def as_json(self) -> Json:
         return {"account_id": self.account_id, "marketplace_id": self.marketplace_id, "run_id": str(self.run_id),
-                "status": self.status, "pages": self.pages, "imported": self.imported, "skipped": self.skipped,
-                "total": self.total, "unreachable": self.unreachable, "resumable": self.next_page_token is not None,
+                "status": self.status, "source": self.source, "report_id": self.report_id, "pages": self.pages,
+                "imported": self.imported, "skipped": self.skipped, "total": self.total,
+                "unreachable": self.unreachable, "resumable": self.status != "done",
                 "last_error": self.last_error, "started_at": self.started_at.isoformat(),
                 "updated_at": self.updated_at.isoformat(),
                 "finished_at": self.finished_at.isoformat() if self.finished_at else None}
 
 
-_COLUMNS = ("account_id, marketplace_id, run_id, status, pages, imported, skipped, total, next_page_token, "
-            "last_error, started_at, updated_at, finished_at")
+_COLUMNS = ("account_id, marketplace_id, run_id, status, source, report_id, pages, imported, skipped, total, "
+            "next_page_token, last_error, started_at, updated_at, finished_at")
 
 
 def _progress(row: asyncpg.Record) -> Progress:
@@ -249,22 +257,23 @@ def _lock_key(account_id: str, marketplace_id: str) -> str:
     return f"{account_id}|{marketplace_id}"
 
 
-async def _begin(conn: asyncpg.Connection, account_id: str, marketplace_id: str, restart: bool) -> Progress:
-    """Continue the stored import unless it finished (or `restart`): then start over from the first page."""
+async def _begin(conn: asyncpg.Connection, account_id: str, marketplace_id: str, source: str,
+                 restart: bool) -> Progress:
+    """Continue the stored import unless it finished, used the other source, or `restart`: then start over."""
     row = await conn.fetchrow(
         f"SELECT {_COLUMNS} FROM listing_imports WHERE account_id = $1 AND marketplace_id = $2",
         account_id, marketplace_id)
-    if row is None or restart or row["status"] == "done":
+    if row is None or restart or row["status"] == "done" or row["source"] != source:
         row = await conn.fetchrow(
             f"""
-            INSERT INTO listing_imports (account_id, marketplace_id, run_id, status)
-            VALUES ($1, $2, $3, 'running')
+            INSERT INTO listing_imports (account_id, marketplace_id, run_id, status, source)
+            VALUES ($1, $2, $3, 'running', $4)
             ON CONFLICT (account_id, marketplace_id) DO UPDATE SET
-                run_id = EXCLUDED.run_id, status = 'running', next_page_token = NULL, pages = 0, imported = 0,
-                skipped = 0, total = NULL, last_error = NULL, started_at = now(), updated_at = now(),
-                finished_at = NULL
+                run_id = EXCLUDED.run_id, status = 'running', source = EXCLUDED.source, report_id = NULL,
+                next_page_token = NULL, pages = 0, imported = 0, skipped = 0, total = NULL, last_error = NULL,
+                started_at = now(), updated_at = now(), finished_at = NULL
             RETURNING {_COLUMNS}
-            """, account_id, marketplace_id, uuid.uuid4())
+            """, account_id, marketplace_id, uuid.uuid4(), source)
     else:
         row = await conn.fetchrow(
             f"UPDATE listing_imports SET status = 'running', updated_at = now() "
@@ -284,10 +293,17 @@ class ListingImport:
     page_size: int = MAX_PAGE_SIZE
     # After each committed page: the outbox rows may be published (the CLI relays them itself).
     after_commit: Callable[[], Awaitable[None]] | None = None
+    source: str = "search"  # or "report": GET_MERCHANT_LISTINGS_ALL_DATA, for catalogues beyond 1000 SKUs
+    report_poll_s: float = 15.0  # first wait for the report; doubles up to report_poll_max_s
+    report_poll_max_s: float = 120.0
+    report_chunk: int = 500  # report rows written per transaction
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
 
     def __post_init__(self) -> None:
         if not 1 <= self.page_size <= MAX_PAGE_SIZE:
             raise ValueError(f"page size must be between 1 and {MAX_PAGE_SIZE}")
+        if self.source not in ("search", "report"):
+            raise ValueError(f"unknown source {self.source!r}: search or report")
 
     async def run(self, account_id: str, marketplace_id: str, *, restart: bool = False,
                   on_progress: Callable[[Progress], None] | None = None) -> Progress:
@@ -306,11 +322,13 @@ class ListingImport:
     async def _run_locked(self, account_id: str, marketplace_id: str, restart: bool,
                           on_progress: Callable[[Progress], None] | None) -> Progress:
         async with self.pool.acquire() as conn:
-            state = await _begin(conn, account_id, marketplace_id, restart)
+            state = await _begin(conn, account_id, marketplace_id, self.source, restart)
         log.info("listing_import_started", account_id=account_id, marketplace_id=marketplace_id,
-                 run_id=str(state.run_id), resumed=state.pages > 0)
+                 run_id=str(state.run_id), source=self.source, resumed=state.pages > 0 or bool(state.report_id))
         if on_progress:
             on_progress(state)
+        if self.source == "report":
+            return await self._from_report(state, on_progress)
         while True:
             try:
                 page = await self.client.search_listings_items(
@@ -328,6 +346,19 @@ class ListingImport:
                          imported=state.imported, skipped=state.skipped, total=state.total,
                          unreachable=state.unreachable)
                 return state
+
+    async def _from_report(self, state: Progress, on_progress: Callable[[Progress], None] | None) -> Progress:
+        try:
+            state = await _write_report(self, state, on_progress)
+        except AmazonCallFailed as exc:
+            state = await self._fail(state, exc.fields)
+            raise ImportFailed(exc.fields, state) from exc
+        except _ReportEnded as exc:
+            state = await self._fail(state, exc.fields, forget_report=True)
+            raise ImportFailed(exc.fields, state) from exc
+        log.info("listing_import_done", account_id=state.account_id, marketplace_id=state.marketplace_id,
+                 source="report", imported=state.imported, skipped=state.skipped, total=state.total)
+        return state
 
     async def _write_page(self, state: Progress, page: Json) -> Progress:
         built = page_events(page["items"], account_id=state.account_id, marketplace_id=state.marketplace_id,
@@ -352,7 +383,7 @@ class ListingImport:
                 raise RuntimeError("the import was restarted elsewhere; this page is not written")
         return _progress(row)
 
-    async def _fail(self, state: Progress, fields: Json) -> Progress:
+    async def _fail(self, state: Progress, fields: Json, *, forget_report: bool = False) -> Progress:
         account = self.client.accounts.get(state.account_id)
         error: Event = CommunicationError.new(
             producer=self.producer, system="amazon", account_id=state.account_id,
@@ -363,9 +394,10 @@ class ListingImport:
         async with self.pool.acquire() as conn, conn.transaction():
             await outbox.write(conn, self.schema, [error])
             row = await conn.fetchrow(
-                f"UPDATE listing_imports SET status = 'failed', last_error = $3, updated_at = now() "
+                f"UPDATE listing_imports SET status = 'failed', last_error = $3, updated_at = now(), "
+                f"report_id = CASE WHEN $4 THEN NULL ELSE report_id END "
                 f"WHERE account_id = $1 AND marketplace_id = $2 RETURNING {_COLUMNS}",
-                state.account_id, state.marketplace_id, f"{fields['code']}: {fields['message']}")
+                state.account_id, state.marketplace_id, f"{fields['code']}: {fields['message']}", forget_report)
         if self.after_commit:
             await self.after_commit()
         log.warning("listing_import_failed", account_id=state.account_id, marketplace_id=state.marketplace_id,
@@ -457,12 +489,13 @@ def attach(service: Any, client: SpApiClient) -> None:
     """`POST /import/listings` queues an import for the service's background worker; `GET` reads progress."""
     from fastapi import APIRouter, HTTPException
 
-    queue: asyncio.Queue[tuple[str, list[str], bool]] = asyncio.Queue()
+    queue: asyncio.Queue[tuple[str, list[str], bool, str]] = asyncio.Queue()
 
     async def worker() -> None:
         while True:
-            account_id, marketplaces, restart = await queue.get()
-            importer = ListingImport(pool=service.pool, schema=service.schema, client=client, producer=service.name)
+            account_id, marketplaces, restart, source = await queue.get()
+            importer = ListingImport(pool=service.pool, schema=service.schema, client=client, producer=service.name,
+                                     source=source)
             for marketplace_id in marketplaces:
                 try:
                     await importer.run(account_id, marketplace_id, restart=restart)
@@ -478,15 +511,17 @@ def attach(service: Any, client: SpApiClient) -> None:
     router = APIRouter(tags=["import"])
 
     @router.post("/import/listings", status_code=202)
-    async def start_import(account_id: str, marketplace_id: str | None = None, restart: bool = False) -> Json:
+    async def start_import(account_id: str, marketplace_id: str | None = None, restart: bool = False,
+                           source: Literal["search", "report"] = "search") -> Json:
         """Import the account's existing listings (every configured marketplace unless one is named) in the
-        background; a failed or interrupted import continues where it stopped unless `restart`."""
+        background, through searchListingsItems (first 1000 SKUs) or the merchant listings report (all);
+        a failed or interrupted import continues where it stopped unless `restart`."""
         try:
             marketplaces = marketplaces_to_import(client, account_id, marketplace_id)
         except ValueError as exc:
             raise HTTPException(422, str(exc)) from exc
-        queue.put_nowait((account_id, marketplaces, restart))
-        return {"queued": marketplaces, "account_id": account_id}
+        queue.put_nowait((account_id, marketplaces, restart, source))
+        return {"queued": marketplaces, "account_id": account_id, "source": source}
 
     @router.get("/import/listings")
     async def import_progress(account_id: str, marketplace_id: str | None = None) -> list[Json]:
@@ -496,3 +531,132 @@ def attach(service: Any, client: SpApiClient) -> None:
 
     service.background("listing-import", worker)
     service.include_router(router)
+
+
+# ---------------------------------------------------------------- the merchant listings report
+
+
+REPORT_TYPE = "GET_MERCHANT_LISTINGS_ALL_DATA"
+REPORT_FINAL_FAILURES = ("CANCELLED", "FATAL")
+# The report's numeric item-condition -> the Listings API's condition_type
+REPORT_CONDITIONS = {
+    "1": "used_like_new", "2": "used_very_good", "3": "used_good", "4": "used_acceptable",
+    "5": "collectible_like_new", "6": "collectible_very_good", "7": "collectible_good", "8": "collectible_acceptable",
+    "10": "refurbished_refurbished", "11": "new_new",
+}
+# The report's product-id-type -> identifier name (1 is the ASIN, carried as `asin`)
+REPORT_ID_TYPES = {"2": "ISBN", "3": "UPC", "4": "EAN"}
+# The report's status -> the Listings API's summary statuses
+REPORT_STATUSES = {"Active": ["BUYABLE", "DISCOVERABLE"], "Inactive": ["DISCOVERABLE"]}
+
+
+def report_rows(content: bytes) -> list[dict[str, str]]:
+    """The rows of a tab-separated report. Amazon writes UTF-8 for some marketplaces and windows-1252 for
+    others, without saying which: UTF-8 when it decodes, else cp1252 (which decodes any byte)."""
+    try:
+        text = content.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        text = content.decode("cp1252", errors="replace")
+    lines = [line for line in text.splitlines() if line.strip()]
+    if not lines:
+        return []
+    header = [h.strip() for h in lines[0].split("\t")]
+    return [dict(zip(header, (v.strip() for v in line.split("\t")), strict=False)) for line in lines[1:]]
+
+
+def observed_from_row(row: dict[str, str], *, account_id: str, marketplace_id: str, currency: str | None,
+                      producer: str, correlation_id: uuid.UUID) -> AmazonListingObserved:
+    """One GET_MERCHANT_LISTINGS_ALL_DATA row as the platform's event; ValidationError when it cannot be one.
+    The report has no product type and no issues: those stay unknown (None)."""
+    price: Money | None = None
+    if (amount := row.get("price", "")) and currency:
+        try:
+            price = Money(amount=amount, currency=currency)
+        except ValidationError:
+            price = None
+    quantity = row.get("quantity", "")
+    kind, value = REPORT_ID_TYPES.get(row.get("product-id-type", "")), row.get("product-id", "")
+    event = AmazonListingObserved.new(
+        producer=producer, account_id=account_id, marketplace_id=marketplace_id, sku=row.get("seller-sku"),
+        asin=row.get("asin1") or None, status=REPORT_STATUSES.get(row.get("status", ""), []), price=price,
+        quantity=int(quantity) if quantity.isdigit() else None,
+        condition=REPORT_CONDITIONS.get(row.get("item-condition", "")),
+        identifiers={kind: value} if kind and value else {}, source="report")
+    return event.model_copy(update={"correlation_id": correlation_id})
+
+
+def report_events(rows: Iterable[dict[str, str]], *, account_id: str, marketplace_id: str, currency: str | None,
+                  producer: str, correlation_id: uuid.UUID) -> PageEvents:
+    events, skipped = [], []
+    for row in rows:
+        try:
+            events.append(observed_from_row(row, account_id=account_id, marketplace_id=marketplace_id,
+                                            currency=currency, producer=producer, correlation_id=correlation_id))
+        except ValidationError as exc:
+            first = exc.errors(include_url=False)[0]
+            skipped.append(f"{row.get('seller-sku')!r}: {'.'.join(map(str, first['loc']))}: {first['msg']}")
+    return PageEvents(events, skipped)
+
+
+async def _write_report(self: ListingImport, state: Progress,
+                        on_progress: Callable[[Progress], None] | None) -> Progress:
+    """Request the report once per import, wait for it, then write its rows in chunks from where it stopped."""
+    account_id, marketplace_id = state.account_id, state.marketplace_id
+    if state.report_id is None:
+        report_id = await self.client.create_report(account_id, REPORT_TYPE, [marketplace_id])
+        async with self.pool.acquire() as conn:
+            row = await conn.fetchrow(
+                f"UPDATE listing_imports SET report_id = $3, updated_at = now() WHERE account_id = $1 "
+                f"AND marketplace_id = $2 AND run_id = $4 RETURNING {_COLUMNS}",
+                account_id, marketplace_id, report_id, state.run_id)
+        if row is None:
+            raise RuntimeError("the import was restarted elsewhere")
+        state = _progress(row)
+    assert state.report_id is not None
+    wait = self.report_poll_s
+    while (report := await self.client.get_report(account_id, state.report_id))["processingStatus"] != "DONE":
+        if report["processingStatus"] in REPORT_FINAL_FAILURES:
+            raise _ReportEnded(report["processingStatus"], state.report_id)
+        await self.sleep(wait)
+        wait = min(wait * 2, self.report_poll_max_s)
+    document = await self.client.get_report_document(account_id, report["reportDocumentId"])
+    rows = report_rows(await self.client.download_report_document(document))
+    currency = MARKETPLACE_CURRENCY.get(marketplace_id)
+    start = state.rows_done
+    while True:
+        chunk = rows[start: start + self.report_chunk]
+        built = report_events(chunk, account_id=account_id, marketplace_id=marketplace_id, currency=currency,
+                              producer=self.producer, correlation_id=state.run_id)
+        for why in built.skipped:
+            log.warning("listing_import_item_skipped", account_id=account_id, marketplace_id=marketplace_id,
+                        item=why)
+        start += len(chunk)
+        finished = start >= len(rows)
+        async with self.pool.acquire() as conn, conn.transaction():
+            await outbox.write(conn, self.schema, built.events)
+            row = await conn.fetchrow(
+                f"""
+                UPDATE listing_imports SET pages = pages + 1, imported = imported + $3, skipped = skipped + $4,
+                    total = $5, status = $6, last_error = NULL, updated_at = now(),
+                    finished_at = CASE WHEN $6 = 'done' THEN now() END
+                WHERE account_id = $1 AND marketplace_id = $2 AND run_id = $7
+                RETURNING {_COLUMNS}
+                """,
+                account_id, marketplace_id, len(built.events), len(built.skipped), len(rows),
+                "done" if finished else "running", state.run_id)
+        if row is None:
+            raise RuntimeError("the import was restarted elsewhere; this chunk is not written")
+        state = _progress(row)
+        if self.after_commit:
+            await self.after_commit()
+        if on_progress:
+            on_progress(state)
+        if finished:
+            return state
+
+
+class _ReportEnded(Exception):
+    def __init__(self, status: str, report_id: str) -> None:
+        super().__init__(status)
+        self.fields = {"operation": "getReport", "code": status, "attempts": 1,
+                       "message": f"report {report_id} ({REPORT_TYPE}) ended {status}; the next run requests a new one"}

@@ -41,6 +41,10 @@ PUBLISHED_USAGE_PLANS: dict[str, UsagePlan] = {
     "confirmShipment": _plan("2", 10),
     # Sellers v1
     "getMarketplaceParticipations": _plan("0.016", 15),
+    # Reports 2021-06-30 (the merchant listings report of the listing import)
+    "createReport": _plan("0.0167", 15),
+    "getReport": _plan("2", 15),
+    "getReportDocument": _plan("0.0167", 15),
 }
 
 RATE_LIMIT_HEADER = "x-amzn-RateLimit-Limit"
