@@ -15,7 +15,7 @@ ConfigSource = Callable[[], PricingConfig]
 
 _UPSERT_OFFERS = """
 INSERT INTO offers AS o (marketplace_id, asin, observed_at, snapshot)
-SELECT * FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::jsonb[])
+SELECT * FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::text[])
 ON CONFLICT (marketplace_id, asin) DO UPDATE SET observed_at = EXCLUDED.observed_at,
     snapshot = EXCLUDED.snapshot
 WHERE o.observed_at <= EXCLUDED.observed_at

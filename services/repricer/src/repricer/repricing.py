@@ -48,7 +48,7 @@ _WRITE = """
 INSERT INTO prices AS p (account_id, marketplace_id, sku, price, currency, decided_at, decision,
                          history, competitive)
 SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::numeric[], $5::text[],
-                     $6::timestamptz[], $7::jsonb[], $8::jsonb[], $9::jsonb[])
+                     $6::timestamptz[], $7::json[], $8::jsonb[], $9::jsonb[])
 ON CONFLICT (account_id, marketplace_id, sku) DO UPDATE SET
     price = EXCLUDED.price, currency = EXCLUDED.currency, decided_at = EXCLUDED.decided_at,
     decision = EXCLUDED.decision, history = EXCLUDED.history, competitive = EXCLUDED.competitive
