@@ -19,6 +19,7 @@ from aiobotocore.session import get_session
 from fastapi import FastAPI
 from moto.server import ThreadedMotoServer
 
+from amazon_gateway.notifications import sellers_of
 from amazon_sim import SimConfig, create_app
 from amazon_sim.market import MarketSettings
 from contracts import decode, topics
@@ -258,6 +259,9 @@ async def test_unknown_seller_push_is_refused_kept_and_reported(gateway_factory:
     doc = (await sim.get("/_sim/notifications", params={"type": "ANY_OFFER_CHANGED"})).json()["notifications"][-1]
     stranger = f"ASTRANGER{uuid.uuid4().hex[:6].upper()}"
     doc["Payload"]["AnyOfferChangedNotification"]["SellerId"] = stranger
+    for offer in doc["Payload"]["AnyOfferChangedNotification"]["Offers"]:
+        if offer["SellerId"] == kit.SELLER:
+            offer["SellerId"] = stranger
     async with gateway_client(gateway) as client:
         r = await client.post("/notifications", content=json.dumps(doc))
     assert r.status_code == 400
@@ -268,6 +272,21 @@ async def test_unknown_seller_push_is_refused_kept_and_reported(gateway_factory:
     [error] = await errors_where(gateway.bootstrap, lambda e: e.request_ref == f"notifications_rejected:{body['keptId']}")
     assert error.operation == "notification:ANY_OFFER_CHANGED" and error.code == "UnknownSeller"
     assert error.marketplace_id == kit.US
+
+    # Once the seller is configured, replaying the kept body emits its event and the row leaves the store.
+    processor = gateway.service.notifications
+    processor.sellers = sellers_of({**processor.client.accounts, "acct-stranger": kit.gateway_account(
+        account_id="acct-stranger", seller_id=stranger)})
+    async with gateway_client(gateway) as client:
+        replayed = (await client.post("/notifications/replay", params={"code": "UnknownSeller"})).json()
+        assert replayed["replayed"] >= 1
+        again = (await client.post("/notifications/replay", params={"code": "UnknownSeller"})).json()
+    assert again["replayed"] == 0
+    assert await db.fetchval("SELECT count(*) FROM amazon_gateway.notifications_rejected WHERE id = $1",
+                             body["keptId"]) == 0
+    asin = doc["Payload"]["AnyOfferChangedNotification"]["OfferChangeTrigger"]["ASIN"]
+    [event] = await offers_for(gateway.bootstrap, asin, lambda es: any(e.account_id == "acct-stranger" for e in es))
+    assert event.account_id == "acct-stranger" and [o.seller_id for o in event.offers if o.is_ours] == [stranger]
 
 
 # ---------------------------------------------------------------- listings and orders

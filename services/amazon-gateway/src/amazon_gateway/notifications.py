@@ -96,6 +96,12 @@ class NotificationProcessor:
         self.sellers = sellers_of(client.accounts)
         self.wake_orders = wake_orders
 
+    def pool(self) -> asyncpg.Pool:
+        pool = self._pool()
+        if pool is None:
+            raise RuntimeError("the service is not started")
+        return pool
+
     # ------------------------------------------------------------ reading
 
     def read(self, body: bytes) -> _Read:
@@ -145,10 +151,7 @@ class NotificationProcessor:
         pending = [r for r in reads if r.issues is not None and r.rejected is None]
         if pending:
             await asyncio.gather(*(self._complete_issues(r) for r in pending))
-        pool = self._pool()
-        if pool is None:
-            raise RuntimeError("the service is not started")
-        async with pool.acquire() as conn, conn.transaction():
+        async with self.pool().acquire() as conn, conn.transaction():
             fresh = await self._first_sightings(conn, [r for r in reads if r.rejected is None])
             kept = await self._keep_rejected(conn, [r for r in reads if r.rejected is not None], source)
             events: list[Event] = []
@@ -247,6 +250,30 @@ def _account_of(read: _Read) -> str | None:
     return read.issues.listing.account_id if read.issues is not None else None
 
 
+async def replay_rejected(processor: NotificationProcessor, code: str | None = None,
+                          limit: int = 1000) -> dict[str, int]:
+    """Process kept bodies again (after a fix: an account added, Amazon reachable again); the ones that now
+    go through leave `notifications_rejected`. Safe to repeat: a replayed notification emits only once."""
+    pool = processor.pool()
+    rows = await pool.fetch("SELECT id, body FROM notifications_rejected WHERE $1::text IS NULL OR code = $1 "
+                            "ORDER BY id LIMIT $2", code, limit)
+    done: list[int] = []
+    for start in range(0, len(rows), 10):
+        chunk = rows[start:start + 10]
+        outcomes = await processor.process([bytes(r["body"]) for r in chunk], "replay")
+        done += [r["id"] for r, o in zip(chunk, outcomes, strict=True) if o.outcome != "rejected"]
+    if done:
+        await pool.execute("DELETE FROM notifications_rejected WHERE id = ANY($1::bigint[])", done)
+    return {"replayed": len(done), "still_rejected": len(rows) - len(done)}
+
+
+async def prune_seen(pool: asyncpg.Pool, retention_days: float) -> int:
+    """Forget NotificationIds older than the retention: Amazon does not redeliver that late."""
+    status = await pool.execute("DELETE FROM notifications_seen WHERE received_at < now() - make_interval(secs => $1)",
+                                retention_days * 86400)
+    return int(status.split()[-1])
+
+
 def order_poller_waker(service: object) -> Callable[[str], Any]:
     """`service.order_poller.wake(account_id)`, looked up at call time: the poller is optional."""
     def wake(account_id: str) -> Any:
@@ -273,6 +300,11 @@ def router(processor: NotificationProcessor) -> APIRouter:
             "keptId": outcome.kept_id}.items() if v is not None}
         return JSONResponse(body, 400 if outcome.outcome == "rejected" else 200)
 
+    @api.post("/notifications/replay")
+    async def replay(code: str | None = None) -> dict[str, int]:
+        """Process the kept (rejected) notifications again, optionally only those rejected with `code`."""
+        return await replay_rejected(processor, code)
+
     return api
 
 
@@ -283,6 +315,18 @@ def attach(service: Any, client: SpApiClient) -> NotificationProcessor:
                                       client=client, wake_orders=order_poller_waker(service))
     service.include_router(router(processor))
     service.notifications = processor
+
+    async def prune() -> None:
+        while True:
+            pool = service.pool
+            try:
+                if pool is not None and (pruned := await prune_seen(pool, s.inbox_retention_days)):
+                    log.info("notifications_seen_pruned", rows=pruned)
+            except Exception as exc:  # tried again at the next interval
+                log.warning("notifications_prune_failed", error=repr(exc))
+            await asyncio.sleep(s.inbox_prune_interval_s)
+
+    service.background("notifications-prune", prune)
     if s.notifications_sqs_queue_url:
         secret = s.notifications_sqs_secret_access_key
         reader = SqsReader(QueueSettings(
