@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+import json
 import random
+import socket
+import subprocess
+import sys
+import threading
+import time
 from collections.abc import AsyncIterator
 from decimal import Decimal
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import httpx
@@ -24,6 +31,12 @@ from amazon_sim.market import (
 from amazon_sim.testing import ACCOUNT, OTHER, SELLER, US, Sim
 
 D = Decimal
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 @pytest.fixture
@@ -249,3 +262,57 @@ async def test_seeding_needs_an_asin_or_a_known_listing(market_sim: Sim) -> None
     r = await market_sim.client.post("/_sim/market", json={"asin": "B0X", "competitors": [
         {"sellerId": "C", "price": "5", "condition": "broken"}]})
     assert r.status_code == 400 and "condition" in r.json()["error"]
+
+
+def test_running_module_moves_its_market_and_pushes_notifications() -> None:
+    """`python -m amazon_sim --market-asins 1 --market-tick 0.2 --push-url ...`: the background ticker moves
+    the generated market by itself, and every notification is POSTed to the URL."""
+    received: list[dict[str, Any]] = []
+
+    class Hook(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            received.append(json.loads(self.rfile.read(int(self.headers["content-length"]))))
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    hook = ThreadingHTTPServer(("127.0.0.1", 0), Hook)
+    threading.Thread(target=hook.serve_forever, daemon=True).start()
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "amazon_sim", "--port", str(port), "--seed", "2",
+                             "--market-asins", "1", "--market-tick", "0.2",
+                             "--push-url", f"http://127.0.0.1:{hook.server_address[1]}/notifications"])
+    try:
+        base = f"http://127.0.0.1:{port}"
+        for _ in range(100):
+            try:
+                httpx.get(f"{base}/_sim/stats", timeout=0.5)
+                break
+            except httpx.TransportError:
+                time.sleep(0.05)
+        r = httpx.put(f"{base}/_sim/listings/A1SIMSELLER0001/RUN-1", json={"productType": "HOME", "attributes": {
+            "purchasable_offer": [{"marketplace_id": US, "currency": "USD",
+                                   "our_price": [{"schedule": [{"value_with_tax": "25.00"}]}]}],
+            "fulfillment_availability": [{"fulfillment_channel_code": "DEFAULT", "quantity": 3}]}})
+        assert r.status_code == 200, r.text
+        first = httpx.get(f"{base}/_sim/market").json()["asins"]
+        assert len(first) == 1 and first[0]["competitors"]
+        prices = {c["sellerId"]: c["price"] for c in first[0]["competitors"]}
+        deadline = time.monotonic() + 10
+        moved = False
+        while time.monotonic() < deadline and not moved:
+            time.sleep(0.2)
+            now = httpx.get(f"{base}/_sim/market").json()["asins"][0]["competitors"]
+            moved = any(prices[c["sellerId"]] != c["price"] for c in now)
+        assert moved, "no competitor moved on the background tick"
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and len({d["NotificationType"] for d in received}) < 2:
+            time.sleep(0.1)
+        kinds = {d["NotificationType"] for d in received}
+        assert {"LISTINGS_ITEM_STATUS_CHANGE", "ANY_OFFER_CHANGED"} <= kinds
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+        hook.shutdown()

@@ -19,12 +19,24 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--config", type=Path, help="JSON file with a SimConfig (accounts, timings, seed)")
     parser.add_argument("--seed", type=int, help="seed for the fault RNG")
     parser.add_argument("--no-rate-limits", action="store_true", help="serve every call without throttling")
+    parser.add_argument("--market-asins", type=int, help="listings that get a market of generated competitors")
+    parser.add_argument("--market-tick", type=float, help="seconds between competitor moves")
+    parser.add_argument("--push-url", help="POST every notification here (e.g. amazon-gateway's /notifications)")
+    parser.add_argument("--sqs-queue-url", help="send every notification to this SQS queue")
+    parser.add_argument("--sqs-endpoint-url", help="SQS endpoint of that queue (an SQS-compatible server)")
     args = parser.parse_args(argv)
     config = SimConfig.model_validate(json.loads(args.config.read_text())) if args.config else SimConfig()
     if args.seed is not None:
         config.seed = args.seed
     if args.no_rate_limits:
         config.rate_limits_enabled = False
+    if args.market_asins is not None:
+        config.market.asins = args.market_asins
+    if args.market_tick is not None:
+        config.market.tick_seconds = args.market_tick
+    for option in ("push_url", "sqs_queue_url", "sqs_endpoint_url"):
+        if getattr(args, option):
+            setattr(config.notifications, option, getattr(args, option))
     uvicorn.run(create_app(config), host=args.host, port=args.port, log_level="warning")
 
 
