@@ -39,7 +39,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -63,6 +63,8 @@ from contracts.events import (
     ProductChanged,
     ProductStatus,
 )
+from devstack import infra
+from devstack.processes import service_spec, wait_ready
 from servicekit.outbox import headers
 
 RESULTS = Path(__file__).resolve().parent / "results" / "repricer.json"
@@ -373,28 +375,30 @@ def machine_busy() -> tuple[float, float]:
 
 
 class CpuMeter:
-    def __init__(self, pids: dict[str, int]) -> None:
+    """CPU of each group of processes (the repricer's replicas together), and of the machine."""
+
+    def __init__(self, pids: dict[str, list[int]]) -> None:
         self.pids = pids
         self.start = time.monotonic()
-        self.cpu = {name: cpu_seconds(pid) for name, pid in pids.items()}
+        self.cpu = {name: sum(map(cpu_seconds, group)) for name, group in pids.items()}
         self.busy = machine_busy()
 
     def read(self) -> dict[str, float]:
         seconds = time.monotonic() - self.start
-        out = {f"{name}_cpu_percent": round(100 * (cpu_seconds(pid) - self.cpu[name]) / seconds, 1)
-               for name, pid in self.pids.items()}
+        out = {f"{name}_cpu_percent": round(100 * (sum(map(cpu_seconds, group)) - self.cpu[name]) / seconds, 1)
+               for name, group in self.pids.items()}
         busy, total = machine_busy()
         out["machine_busy_percent"] = round(100 * (busy - self.busy[0]) / max(1, total - self.busy[1]), 1)
         return out
 
 
 class Watch:
-    """The repricer's committed offsets, tables and metrics, polled cheaply."""
+    """The repricer's committed offsets, tables and metrics (summed over its replicas), polled cheaply."""
 
-    def __init__(self, bootstrap: str, pool: asyncpg.Pool, http: str) -> None:
+    def __init__(self, bootstrap: str, pool: asyncpg.Pool, https: list[str]) -> None:
         self.pool = pool
         self.admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, client_id="bench-watch")
-        self.http = httpx.AsyncClient(base_url=http, timeout=30)
+        self.https = [httpx.AsyncClient(base_url=http, timeout=30) for http in https]
         self.coordinator: int | None = None
 
     async def start(self) -> None:
@@ -402,17 +406,19 @@ class Watch:
         self.coordinator = await self.admin.find_coordinator(GROUP)
 
     async def stop(self) -> None:
-        await self.http.aclose()
+        for http in self.https:
+            await http.aclose()
         await self.admin.close()
 
     async def metrics(self) -> dict[str, float]:
-        """The repricer's Prometheus samples, by name and labels."""
-        text = (await self.http.get("/metrics")).text
-        out = {}
-        for line in text.splitlines():
-            if line and not line.startswith("#"):
-                name, _, value = line.rpartition(" ")
-                out[name] = float(value)
+        """The repricer's Prometheus samples, by name and labels, added up over the replicas
+        (only counters are read)."""
+        out: dict[str, float] = {}
+        for http in self.https:
+            for line in (await http.get("/metrics")).text.splitlines():
+                if line and not line.startswith("#"):
+                    name, _, value = line.rpartition(" ")
+                    out[name] = out.get(name, 0.0) + float(value)
         return out
 
     async def committed(self, tps: list[TopicPartition]) -> dict[TopicPartition, int]:
@@ -517,12 +523,12 @@ async def counters(watch: Watch) -> dict[str, float]:
     return out
 
 
-async def throughput(bootstrap: str, watch: Watch, messages: list[Message], pids: dict[str, int],
+async def throughput(bootstrap: str, watch: Watch, messages: list[Message], pids: dict[str, list[int]],
                      profile: Path | None) -> tuple[dict[str, Any], Published]:
     n = len(messages)
     before = await counters(watch)
     inbox_before = await _inbox_offers(watch)
-    profiler = start_profiler(profile, pids[SERVICE]) if profile else None
+    profiler = start_profiler(profile, pids[SERVICE][0]) if profile else None
     cpu = CpuMeter(pids)
     try:
         t0 = time.time()
@@ -555,7 +561,8 @@ async def throughput(bootstrap: str, watch: Watch, messages: list[Message], pids
         "batches": int(delta["batches"]),
         "mean_batch": round(delta["handled"] / max(1, delta["batches"]), 1),
         "mean_batch_ms": round(1000 * delta["handler_seconds"] / max(1, delta["batches"]), 1),
-        "handler_busy_percent": round(100 * delta["handler_seconds"] / seconds, 1),
+        # Per replica: the share of the phase each spent handling batches, on average.
+        "handler_busy_percent": round(100 * delta["handler_seconds"] / seconds / len(pids[SERVICE]), 1),
         **usage,
     }, published
 
@@ -691,7 +698,7 @@ class PriceCollector:
 
 
 async def latency(bootstrap: str, watch: Watch, messages: list[Message], rate: float,
-                  duration: float, pids: dict[str, int]) -> dict[str, Any]:
+                  duration: float, pids: dict[str, list[int]]) -> dict[str, Any]:
     n = len(messages)
     sent_at: dict[str, float] = {}
     collector = PriceCollector(bootstrap)
@@ -810,17 +817,19 @@ async def measure(args: argparse.Namespace, stack: Stack) -> dict[str, Any]:
     bootstrap = stack.bootstrap
     pool = await asyncpg.create_pool(stack.database_url, min_size=1, max_size=2)
     assert pool is not None
-    watch = Watch(bootstrap, pool, stack.http(SERVICE))
+    replicas = replica_names(args.replicas)
+    watch = Watch(bootstrap, pool, [stack.http(name) for name in replicas])
     await watch.start()
-    pids = {SERVICE: stack.processes[SERVICE].pid}
+    pids = {SERVICE: [stack.processes[name].pid for name in replicas]}
     if stack.broker is not None:
-        pids["broker"] = stack.broker.pid
+        pids["broker"] = [stack.broker.pid]
     try:
         async with httpx.AsyncClient(base_url=stack.http(SERVICE), timeout=30) as client:
             applied = await client.post("/config:apply", json=CONFIG)
             if applied.status_code != 200:
                 raise RuntimeError(f"config:apply answered {applied.status_code}: {applied.text[:500]}")
-        await wait_config(stack.sup.log_path(SERVICE), len(RULE_NAMES))
+        for name in replicas:
+            await wait_config(stack.sup.log_path(name), len(RULE_NAMES))
 
         print(f"market: {args.asins} ASINs with {args.offers_min}-{args.offers_max} offers each ...", flush=True)
         market = Market(args.asins, args.offers_min, args.offers_max, args.seed)
@@ -869,6 +878,25 @@ async def measure(args: argparse.Namespace, stack: Stack) -> dict[str, Any]:
             "postgres": server_version, "eligible_share": round(len(eligible) / len(items), 3)}
 
 
+def replica_names(replicas: int) -> list[str]:
+    return [SERVICE, *(f"{SERVICE}-{i}" for i in range(2, replicas + 1))]
+
+
+def start_replicas(stack: Stack, replicas: int) -> None:
+    """More repricer processes in the same consumer group (the service's name), each with an HTTP
+    port of its own; the broker shares the partitions out among them."""
+    started = []
+    for name in replica_names(replicas)[1:]:
+        port = infra.free_port()
+        spec = replace(service_spec(SERVICE, bootstrap=stack.bootstrap, database_url=stack.database_url,
+                                    port=port), name=name)
+        stack.ports[name] = port
+        stack.processes[name] = stack.sup.start(spec)
+        started.append((spec, stack.processes[name]))
+    for spec, proc in started:
+        wait_ready(spec.ready_url or "", timeout=90, proc=proc)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--asins", type=int, default=100_000, help="ASINs = products = listings")
@@ -878,6 +906,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--offers-min", type=int, default=5, help="offers per ASIN, ours included")
     parser.add_argument("--offers-max", type=int, default=20)
     parser.add_argument("--warmup", type=int, default=500, help="notifications before measuring")
+    parser.add_argument("--replicas", type=int, default=1,
+                        help="repricer processes in the service's consumer group (the topics have "
+                             f"{PARTITIONS} partitions)")
     parser.add_argument("--seed", type=int, default=1, help="random seed of the market")
     parser.add_argument("--quick", action="store_true",
                         help="smoke run: 5,000 ASINs, 5,000 events, 300/s for 5 s (unless given)")
@@ -899,6 +930,8 @@ def main(argv: list[str] | None = None) -> int:
     if min(args.asins, args.events, args.warmup + 1) < 1 or args.rate <= 0 or args.duration <= 0 \
             or args.rate * args.duration < 1:
         parser.error("--asins, --events, --rate and --duration must be positive")
+    if not 1 <= args.replicas <= PARTITIONS:
+        parser.error(f"--replicas must be 1-{PARTITIONS} (one partition each at least)")
     if not 2 <= args.offers_min <= args.offers_max:
         parser.error("need 2 <= --offers-min <= --offers-max (one offer is ours)")
 
@@ -911,6 +944,7 @@ def main(argv: list[str] | None = None) -> int:
     code = code_version()
     try:
         stack.start((SERVICE,))
+        start_replicas(stack, args.replicas)
         measured = asyncio.run(measure(args, stack))
         tp, raw, lt = measured["throughput"], measured["baseline"], measured["latency"]
         issues = log_issues(stack.sup.log_dir)
@@ -928,6 +962,7 @@ def main(argv: list[str] | None = None) -> int:
                 "offers_per_asin": [args.offers_min, args.offers_max], "events": args.events,
                 "rate": args.rate, "duration_s": args.duration, "warmup_events": args.warmup,
                 "seed": args.seed, "partitions": PARTITIONS, "services": [SERVICE],
+                "repricer_processes": args.replicas,
                 "postgres_source": stack.pg_source, "service_settings": "defaults (Settings)",
                 "rules": RULE_NAMES, "profiled": args.profile is not None,
                 "latency_asins": "ASINs whose listing no discard rule stops and whose Buy Box a competitor "
@@ -952,7 +987,7 @@ def main(argv: list[str] | None = None) -> int:
                                            if k != "listings_priced") + "\n"
             f"  throughput  {tp['offers_per_s']:>8.0f} offers/s end to end ({tp['events']} in {tp['seconds']:.1f}s; "
             f"published at {tp['publish_per_s']:.0f}/s; {tp['price_changed']} PriceChanged, "
-            f"repricer {tp[f'{SERVICE}_cpu_percent']:.0f}% cpu)\n"
+            f"{args.replicas} repricer process(es) {tp[f'{SERVICE}_cpu_percent']:.0f}% cpu)\n"
             f"  raw         {raw['offers_per_s']:>8.0f} offers/s aiokafka consume-and-produce, same messages\n"
             f"  ratio       {result['ratio']:>8.3f} (repricer / raw)\n"
             f"  latency     at {lt['offered_rate']:.0f}/s for {lt['duration_s']:.0f}s (achieved {lt['achieved_rate']:.0f}/s), "
