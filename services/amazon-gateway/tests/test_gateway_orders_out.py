@@ -12,7 +12,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from contracts import decode, topics
+from contracts import decode, encode, topics
 from contracts.events import CommunicationError, OrderActionResult, OrderCancelRequested, ShipmentConfirmRequested
 from devstack.testing import publish, read_topic
 
@@ -174,3 +174,21 @@ async def test_calls_failing_for_good_are_reported_kept_and_replayed(gateway_fac
     assert (await order_state(gateway, cancel_id))["OrderStatus"] == "Canceled"
     assert set(dict(await gateway.db.fetch(f"SELECT request_id, status FROM {schema}.order_actions "
                                            "WHERE account_id = $1", acct)).values()) == {"done"}
+
+
+async def test_actions_claimed_by_a_sender_that_died_are_taken_over(gateway_factory: Any, kit: Any) -> None:
+    gateway, acct = await start(gateway_factory, kit)
+    order_id, items = await place(gateway, kit)
+    request = confirm(acct, kit, order_id, items)
+    # A sender claimed the request, then died before recording anything: its claim has run out.
+    await gateway.db.execute(
+        f"INSERT INTO {gateway.service.schema}.order_actions (request_id, action, account_id, marketplace_id, "
+        "amazon_order_id, request, status, claim, claimed_until) "
+        "VALUES ($1, 'confirm_shipment', $2, $3, $4, $5, 'sending', $6, now() - interval '1 second')",
+        request.event_id, acct, kit.US, order_id, encode(request), uuid.uuid4())
+    result = (await results_for(gateway, [request]))[request.event_id]
+    assert result.accepted
+    state = await order_state(gateway, order_id)
+    assert state["OrderStatus"] == "Shipped" and len(state["Shipments"]) == 1
+    assert await gateway.db.fetchval(f"SELECT status FROM {gateway.service.schema}.order_actions "
+                                     "WHERE request_id = $1", request.event_id) == "done"

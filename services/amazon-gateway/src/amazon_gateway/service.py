@@ -80,6 +80,9 @@ class Settings(ServiceSettings):
     order_action_idle_s: float = Field(default=0.5, gt=0)
     order_feed_check_s: float = Field(default=30.0, gt=0, description="Wait between looks at a cancellation feed")
 
+    order_action_lease_s: float = Field(default=300.0, gt=0, description="A claim on order actions not recorded "
+                                        "this long (its sender died) is taken back and the actions sent again")
+
     def accounts(self) -> dict[str, AmazonAccount]:
         inline = self.amazon_accounts.get_secret_value() if self.amazon_accounts else None
         return load_accounts(inline, self.amazon_accounts_file)

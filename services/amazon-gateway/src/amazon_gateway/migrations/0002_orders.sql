@@ -22,9 +22,11 @@ CREATE TABLE order_states (
 );
 
 -- Outbound order actions, one row per ShipmentConfirmRequested or OrderCancelRequested.
--- status: pending -> done | failed (confirmShipment); pending -> submitted (in a feed) -> done | failed
--- (cancel). Failed rows are kept for POST /replay/orders; a cancel that failed after its feed was
--- submitted keeps its feed_id and resumes reading that feed's report.
+-- status: pending -> sending -> done | failed (confirmShipment); pending -> sending -> submitted (in a
+-- feed) -> done | failed (cancel). A sender claims rows (claim, claimed_until) in a short transaction,
+-- calls Amazon outside any, and records only rows still under its claim; a claim left to expire (its
+-- sender died) goes back to pending. Failed rows are kept for POST /replay/orders; a cancel that failed
+-- after its feed was submitted keeps its feed_id and resumes reading that feed's report.
 CREATE TABLE order_actions (
     request_id      uuid PRIMARY KEY,
     seq             bigserial NOT NULL,
@@ -37,10 +39,12 @@ CREATE TABLE order_actions (
     feed_id         text,
     message_id      integer,
     check_after     timestamptz NOT NULL DEFAULT now(),
+    claim           uuid,
+    claimed_until   timestamptz,
     attempts        integer NOT NULL DEFAULT 0,
     last_error      text,
     received_at     timestamptz NOT NULL DEFAULT now(),
     updated_at      timestamptz NOT NULL DEFAULT now()
 );
-CREATE INDEX order_actions_open ON order_actions (seq) WHERE status IN ('pending', 'submitted');
+CREATE INDEX order_actions_open ON order_actions (seq) WHERE status IN ('pending', 'sending', 'submitted');
 CREATE INDEX order_actions_failed ON order_actions (account_id) WHERE status = 'failed';
