@@ -324,6 +324,7 @@ async def test_a_report_amazon_cannot_build_fails_and_the_next_run_asks_again(
     assert await import_listings(args, settings=s, http=sim_http, accounts={account.account_id: account},
                                  out=io.StringIO(), err=err) == 1
     assert "getReport failed after 1 attempt(s): FATAL" in err.getvalue()
+    assert "continue from a new report" in err.getvalue()
     row = await import_row(db, account.account_id)
     assert (row["status"], row["report_id"]) == ("failed", None)
     (error,) = await errors_for(topics_created, account.account_id)

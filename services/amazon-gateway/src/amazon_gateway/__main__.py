@@ -132,9 +132,11 @@ async def import_listings(
             except li.ImportFailed as exc:
                 bar.close()
                 p = exc.progress
+                where = f"page {p.pages + 1}" if p.source == "search" else (
+                    f"row {p.rows_done + 1} of the same report" if p.report_id else "a new report")
                 print(f"{args.account} {marketplace_id}: import failed after {p.imported} listings: {exc}\n"
-                      "A CommunicationError was published; run the same command again to continue from page "
-                      f"{p.pages + 1}.", file=err)
+                      f"A CommunicationError was published; run the same command again to continue from {where} "
+                      "(--restart starts over).", file=err)
                 status = EXIT_FAILED
                 continue
             except li.ImportBusy as exc:
