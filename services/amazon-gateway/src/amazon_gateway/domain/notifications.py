@@ -44,6 +44,8 @@ UNSUPPORTED_TYPE = "UnsupportedType"
 
 _EVENT_IDS = uuid.UUID("6f1c3f0e-2d55-4a57-9c1e-6a8f2b1e7d40")
 _ZERO = Decimal(0)
+_AMAZON = FulfillmentChannel.AMAZON
+_MERCHANT = FulfillmentChannel.MERCHANT
 
 
 class NotificationRejected(Exception):
@@ -188,10 +190,10 @@ def _money_fields(obj: Any, path: str) -> dict[str, Any]:
     """The fields of Money, checked here so a bad amount is reported with its path in the notification."""
     if type(obj) is not dict:
         raise NotificationRejected(INVALID_SHAPE, f"{path} is missing")
-    currency = _get(obj, "CurrencyCode")
+    currency = obj.get("CurrencyCode")  # money objects are PascalCase in every notification that has them
     if type(currency) is not str or len(currency) != 3 or not currency.isalpha() or not currency.isupper():
         raise NotificationRejected(INVALID_SHAPE, f"{path}.CurrencyCode is not an ISO 4217 code: {currency!r}")
-    return {"amount": _amount(_get(obj, "Amount"), path), "currency": currency}
+    return {"amount": _amount(obj.get("Amount"), path), "currency": currency}
 
 
 def _amount(value: Any, path: str) -> Decimal:
@@ -249,6 +251,8 @@ def feedback_rating(value: Any) -> int | None:
     """Amazon's positive-feedback percentage as the contract's whole percent (half up, within 0..100).
 
     The vendored schema types it as an integer but real payloads carry fractions such as 98.5."""
+    if type(value) is int:
+        return value if 0 <= value <= 100 else max(0, min(100, value))
     if isinstance(value, bool) or not isinstance(value, int | Decimal | float):
         return None
     percent = Decimal(repr(value)) if isinstance(value, float) else Decimal(value)
@@ -262,32 +266,37 @@ def _count(value: Any) -> int | None:
 
 
 def offer(entry: Any, condition: str, our_seller_id: str, path: str) -> dict[str, Any]:
-    """One entry of `Offers[]` as the fields of an Offer (validated once with the whole event, the
-    hot path's cheapest way); its condition is the trigger's, its grade the entry's SubCondition."""
+    """One entry of `Offers[]` as the fields of an Offer, validated once with the whole event; its
+    condition is the trigger's, its grade the entry's SubCondition. ANY_OFFER_CHANGED is PascalCase
+    throughout, so fields are read directly: this runs twenty times per notification on the hot path."""
     if type(entry) is not dict:
         raise NotificationRejected(INVALID_SHAPE, f"{path} is not an object")
-    seller_id = _require(entry, "SellerId", f"{path}.", str)
-    listing_price = _money_fields(_get(entry, "ListingPrice"), f"{path}.ListingPrice")
-    shipping_raw = _get(entry, "Shipping")
+    seller_id = entry.get("SellerId")
+    if type(seller_id) is not str:
+        raise NotificationRejected(INVALID_SHAPE, f"{path}.SellerId is missing")
+    listing_price = _money_fields(entry.get("ListingPrice"), f"{path}.ListingPrice")
+    shipping_raw = entry.get("Shipping")
     shipping = (_money_fields(shipping_raw, f"{path}.Shipping") if shipping_raw is not None
                 else {"amount": _ZERO, "currency": listing_price["currency"]})
-    sub = _get(entry, "SubCondition")
-    feedback = _get(entry, "SellerFeedbackRating")
-    feedback = feedback if type(feedback) is dict else {}
-    prime = _get(entry, "PrimeInformation")
+    sub = entry.get("SubCondition")
+    feedback = entry.get("SellerFeedbackRating")
+    rating = count = None
+    if type(feedback) is dict:
+        rating = feedback_rating(feedback.get("SellerPositiveFeedbackRating"))
+        count = _count(feedback.get("FeedbackCount"))
+    prime = entry.get("PrimeInformation")
     return {
         "seller_id": seller_id,
         "is_ours": seller_id == our_seller_id,
         "condition": condition,
         "sub_condition": sub.lower() if type(sub) is str and sub else None,
-        "fulfillment_channel": (FulfillmentChannel.AMAZON if _get(entry, "IsFulfilledByAmazon") is True
-                                else FulfillmentChannel.MERCHANT),
+        "fulfillment_channel": _AMAZON if entry.get("IsFulfilledByAmazon") is True else _MERCHANT,
         "listing_price": listing_price,
         "shipping": shipping,
-        "feedback_rating": feedback_rating(_get(feedback, "SellerPositiveFeedbackRating")),
-        "feedback_count": _count(_get(feedback, "FeedbackCount")),
-        "is_buy_box_winner": _get(entry, "IsBuyBoxWinner") is True,
-        "is_prime": type(prime) is dict and _get(prime, "IsOfferPrime") is True,
+        "feedback_rating": rating,
+        "feedback_count": count,
+        "is_buy_box_winner": entry.get("IsBuyBoxWinner") is True,
+        "is_prime": type(prime) is dict and prime.get("IsOfferPrime") is True,
     }
 
 
