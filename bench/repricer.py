@@ -374,18 +374,30 @@ def machine_busy() -> tuple[float, float]:
     return sum(values) - idle, sum(values)
 
 
+def _cpu_or_none(pid: int) -> float | None:
+    try:
+        return cpu_seconds(pid)
+    except (FileNotFoundError, ProcessLookupError):
+        return None
+
+
 class CpuMeter:
-    """CPU of each group of processes (the repricer's replicas together), and of the machine."""
+    """CPU of each group of processes (the repricer's replicas together), and of the machine. A
+    process that ended meanwhile counts for nothing."""
 
     def __init__(self, pids: dict[str, list[int]]) -> None:
         self.pids = pids
         self.start = time.monotonic()
-        self.cpu = {name: sum(map(cpu_seconds, group)) for name, group in pids.items()}
+        self.cpu = {pid: _cpu_or_none(pid) for group in pids.values() for pid in group}
         self.busy = machine_busy()
+
+    def _used(self, pid: int) -> float:
+        before, now = self.cpu.get(pid), _cpu_or_none(pid)
+        return 0.0 if before is None or now is None else now - before
 
     def read(self) -> dict[str, float]:
         seconds = time.monotonic() - self.start
-        out = {f"{name}_cpu_percent": round(100 * (sum(map(cpu_seconds, group)) - self.cpu[name]) / seconds, 1)
+        out = {f"{name}_cpu_percent": round(100 * sum(map(self._used, group)) / seconds, 1)
                for name, group in self.pids.items()}
         busy, total = machine_busy()
         out["machine_busy_percent"] = round(100 * (busy - self.busy[0]) / max(1, total - self.busy[1]), 1)
@@ -529,7 +541,7 @@ async def throughput(bootstrap: str, watch: Watch, messages: list[Message], pids
     before = await counters(watch)
     inbox_before = await _inbox_offers(watch)
     profiler = start_profiler(profile, pids[SERVICE][0]) if profile else None
-    cpu = CpuMeter(pids)
+    cpu = CpuMeter({**pids, "postgres": await backend_pids(watch.pool)})
     try:
         t0 = time.time()
         published = await publish(bootstrap, messages, "bench-throughput")
@@ -565,6 +577,13 @@ async def throughput(bootstrap: str, watch: Watch, messages: list[Message], pids
         "handler_busy_percent": round(100 * delta["handler_seconds"] / seconds / len(pids[SERVICE]), 1),
         **usage,
     }, published
+
+
+async def backend_pids(pool: asyncpg.Pool) -> list[int]:
+    """PostgreSQL's server processes for this run's database (the repricer's pool and outbox relay,
+    and the bench's own), as connected now: what the database spends on the repricer's work."""
+    rows = await pool.fetch("SELECT pid FROM pg_stat_activity WHERE datname = current_database()")
+    return [r["pid"] for r in rows]
 
 
 async def _inbox_offers(watch: Watch) -> int:
@@ -706,7 +725,7 @@ async def latency(bootstrap: str, watch: Watch, messages: list[Message], rate: f
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=0,
                                 client_id="bench-latency")
     await producer.start()
-    cpu = CpuMeter(pids)
+    cpu = CpuMeter({**pids, "postgres": await backend_pids(watch.pool)})
     try:
         futures: list[asyncio.Future[RecordMetadata]] = []
         late = 0
