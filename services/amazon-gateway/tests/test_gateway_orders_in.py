@@ -130,13 +130,19 @@ async def test_buyer_data_only_with_the_pii_role(gateway_factory: Any, kit: Any)
     gateway, acct = await start(gateway_factory, kit, pii=True)
     sku = kit.new_skus(1)[0]
     await kit.seed_listing(gateway.sim, sku)
-    order = await place(gateway, kit, [sku])
+    orders = [await place(gateway, kit, [sku]) for _ in range(3)]
     await poll_now(gateway, acct)
-    events = await orders_events(gateway, acct, lambda es: len(es) >= 1)
+    events = await orders_events(gateway, acct, lambda es: len(es) >= 3)
     placed = [e for e in events if isinstance(e, OrderPlaced)]
-    assert len(placed) == 1 and placed[0].amazon_order_id == order["AmazonOrderId"]
-    assert placed[0].buyer_email and placed[0].buyer_email.endswith("@marketplace.amazon.com")
-    assert placed[0].shipping_address is not None and placed[0].shipping_address.name
+    assert sorted(e.amazon_order_id for e in placed) == sorted(o["AmazonOrderId"] for o in orders)
+    for event in placed:
+        assert event.buyer_email and event.buyer_email.endswith("@marketplace.amazon.com")
+        assert event.shipping_address is not None and event.shipping_address.name
+        assert event.shipping_address.line1 == "410 Terry Ave N"
+    stats = (await gateway.sim.get("/_sim/stats")).json()["operations"]
+    # one Restricted Data Token (generic paths) serves every order's buyer and address calls
+    assert stats["createRestrictedDataToken"] == {"calls": 1, "200": 1}
+    assert stats["getOrderAddress"]["200"] == 3 and stats["getOrderBuyerInfo"]["200"] == 3
 
 
 async def test_a_failing_poll_is_reported_and_the_next_one_catches_up(gateway_factory: Any, kit: Any) -> None:

@@ -13,6 +13,7 @@ from amazon_sim import SimConfig, create_app, schemas
 from amazon_sim.testing import ACCOUNT, OTHER, SELLER, US, Sim, check
 
 ORD = schemas.ORDERS
+TOK = schemas.TOKENS
 F = schemas.FEEDS
 EPOCH = "2020-01-01T00:00:00Z"
 
@@ -78,14 +79,53 @@ async def test_order_read_operations_answer_in_amazons_shapes(sim: Sim) -> None:
     assert sorted(i["SellerSKU"] for i in items) == sorted(f"O-{n}" for n in range(12))
     assert {i["SellerSKU"]: i["ItemPrice"]["Amount"] for i in items}["O-1"] == "22.00"  # line price: 11 x 2
 
-    address = check(ORD, "getOrderAddress", await sim.call("GET", f"/orders/v0/orders/{order_id}/address"))
+    denied = await sim.call("GET", f"/orders/v0/orders/{order_id}/address")  # PII needs a Restricted Data Token
+    assert denied.status_code == 403 and "restricted data token" in check(ORD, "getOrderAddress", denied)[
+        "errors"][0]["details"]
+    rdt = {"x-amz-access-token": await restricted_data_token(sim, [f"/orders/v0/orders/{order_id}/address",
+                                                                  "/orders/v0/orders/{orderId}/buyerInfo"])}
+    address = check(ORD, "getOrderAddress", await sim.call("GET", f"/orders/v0/orders/{order_id}/address",
+                                                           headers=rdt))
     assert address["payload"]["ShippingAddress"]["Name"]
-    buyer = check(ORD, "getOrderBuyerInfo", await sim.call("GET", f"/orders/v0/orders/{order_id}/buyerInfo"))
+    buyer = check(ORD, "getOrderBuyerInfo", await sim.call("GET", f"/orders/v0/orders/{order_id}/buyerInfo",
+                                                           headers=rdt))
     assert buyer["payload"]["BuyerEmail"].endswith("@marketplace.amazon.com")
 
     missing = await sim.call("GET", "/orders/v0/orders/111-0000000-0000000")
     assert missing.status_code == 404
     check(ORD, "getOrder", missing)
+
+
+async def restricted_data_token(sim: Sim, paths: list[str]) -> str:
+    r = await sim.call("POST", "/tokens/2021-03-01/restrictedDataToken",
+                       json={"restrictedResources": [{"method": "GET", "path": p} for p in paths]})
+    assert r.status_code == 200, r.text
+    body = check(TOK, "createRestrictedDataToken", r)
+    assert body["restrictedDataToken"].startswith("Atz.sprdt|") and body["expiresIn"] == 3600
+    return body["restrictedDataToken"]
+
+
+@pytest.mark.parametrize("resource", [
+    {"method": "GET", "path": "/listings/2021-08-01/items/S/SKU"},
+    {"method": "POST", "path": "/orders/v0/orders/{orderId}/address"},
+    {"method": "GET", "path": "/orders/v0/orders/{orderId}/address", "dataElements": ["buyerInfo"]},
+    {"method": "GET", "path": "/orders/v0/orders", "dataElements": ["everything"]},
+])
+async def test_restricted_data_tokens_only_for_restricted_operations(sim: Sim, resource: dict[str, Any]) -> None:
+    r = await sim.call("POST", "/tokens/2021-03-01/restrictedDataToken", json={"restrictedResources": [resource]})
+    assert r.status_code == 400
+    check(TOK, "createRestrictedDataToken", r)
+
+
+async def test_an_app_without_the_pii_role_gets_no_restricted_data_token() -> None:
+    app = create_app(SimConfig(accounts=[ACCOUNT.model_copy(update={"pii_role": False})]), background=False)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://sim.test") as client:
+        s = Sim(client)
+        await s.login()
+        r = await s.call("POST", "/tokens/2021-03-01/restrictedDataToken", json={"restrictedResources": [
+            {"method": "GET", "path": "/orders/v0/orders/{orderId}/address"}]})
+        assert r.status_code == 403
+        check(TOK, "createRestrictedDataToken", r)
 
 
 async def test_get_orders_filters_and_pages_without_losing_or_repeating(sim: Sim) -> None:

@@ -29,6 +29,7 @@ LWA_OPERATION = "lwaToken"
 VERIFY_INCLUDED = "summaries,offers,fulfillmentAvailability"
 FEEDS = "/feeds/2021-06-30"
 ORDERS = "/orders/v0/orders"
+RESTRICTED_DATA_TOKEN = "/tokens/2021-03-01/restrictedDataToken"
 REPORTS = "/reports/2021-06-30"
 SEARCH_MAX_IDENTIFIERS = 20
 SEARCH_INCLUDED = "summaries,offers,fulfillmentAvailability,issues,attributes"
@@ -300,15 +301,23 @@ class SpApiClient:
                 return items
             params = {"NextToken": str(payload["NextToken"])}
 
-    async def get_order_address(self, account_id: str, order_id: str) -> Json:
-        """The order's shipping address (restricted data: only for accounts with the PII role)."""
-        return (await self.call(account_id, "getOrderAddress", "GET", f"{ORDERS}/{quote(order_id, safe='')}/address",
-                                check=_payload_object))[1]["payload"]
+    async def create_restricted_data_token(self, account_id: str, resources: list[Json]) -> tuple[str, int]:
+        """A Restricted Data Token for these `{method, path, dataElements?}` resources, and its lifetime in seconds."""
+        body = (await self.call(account_id, "createRestrictedDataToken", "POST", RESTRICTED_DATA_TOKEN,
+                                json={"restrictedResources": resources}))[1]
+        lifetime = body.get("expiresIn")
+        return _text(body, "restrictedDataToken"), lifetime if isinstance(lifetime, int) and lifetime > 0 else 0
 
-    async def get_order_buyer_info(self, account_id: str, order_id: str) -> Json:
-        """The buyer's name and e-mail (restricted data: only for accounts with the PII role)."""
+    async def get_order_address(self, account_id: str, order_id: str, rdt: str) -> Json:
+        """The order's shipping address: restricted data, read with a Restricted Data Token."""
+        return (await self.call(account_id, "getOrderAddress", "GET", f"{ORDERS}/{quote(order_id, safe='')}/address",
+                                check=_payload_object, access_token=rdt))[1]["payload"]
+
+    async def get_order_buyer_info(self, account_id: str, order_id: str, rdt: str) -> Json:
+        """The buyer's name and e-mail: restricted data, read with a Restricted Data Token."""
         return (await self.call(account_id, "getOrderBuyerInfo", "GET",
-                                f"{ORDERS}/{quote(order_id, safe='')}/buyerInfo", check=_payload_object))[1]["payload"]
+                                f"{ORDERS}/{quote(order_id, safe='')}/buyerInfo", check=_payload_object,
+                                access_token=rdt))[1]["payload"]
 
     async def confirm_shipment(self, account_id: str, order_id: str, body: Json) -> None:
         """confirmShipment; Amazon answers 204 with no body, a refusal raises AmazonCallFailed with its status."""
@@ -335,12 +344,13 @@ class SpApiClient:
     async def call(
         self, account_id: str, operation: str, method: str, path: str, *,
         params: dict[str, str] | None = None, json: Json | None = None, not_found_ok: bool = False,
-        check: Callable[[Json], str | None] | None = None,
+        check: Callable[[Json], str | None] | None = None, access_token: str | None = None,
     ) -> tuple[int, Json]:
         """Send one SP-API request, waiting for the rate limit and retrying per the policy.
 
         `check` names what is wrong with a 2xx body the caller cannot use (None when usable); such an
         answer is retried like a server error and, when retries run out, fails as MalformedResponse.
+        `access_token` replaces the account's LWA token (a Restricted Data Token for restricted data).
         """
         account = self.account(account_id)
         attempt = 0
@@ -348,7 +358,7 @@ class SpApiClient:
         while True:
             attempt += 1
             await self._wait_for_token_bucket(account_id, operation)
-            token = await self.access_token(account)
+            token = access_token or await self.access_token(account)
             status: int | None = None
             code: str | None = None
             message: str | None = None
@@ -386,9 +396,9 @@ class SpApiClient:
                         continue
             delay = self.retry.next_delay(attempt, status, code, self.rng)
             if delay is None:
+                secrets = self._secrets(account) + ((access_token,) if access_token else ())
                 fields = communication_error_fields(operation=operation, attempts=attempt, status=status,
-                                                    error_code=code, message=message,
-                                                    secrets=self._secrets(account))
+                                                    error_code=code, message=message, secrets=secrets)
                 log.warning("sp_api_call_failed", account_id=account_id, **fields)
                 raise AmazonCallFailed(fields, status)
             log.info("sp_api_call_retrying", account_id=account_id, operation=operation, attempt=attempt,

@@ -50,6 +50,7 @@ class OrderPoller:
         self._woken: set[str] = set()
         self._wake = asyncio.Event()
         self.polls = 0  # polls finished (or given up), for observers
+        self._rdts: dict[str, tuple[str, float]] = {}  # account -> (Restricted Data Token, usable until)
 
     def wake(self, account_id: str | None = None) -> None:
         """Poll this account (every account when None) as soon as possible, e.g. on an ORDER_CHANGE."""
@@ -220,12 +221,27 @@ class OrderPoller:
         return len(events)
 
     async def _details(self, account_id: str, order_id: str) -> tuple[list[Json], Json | None, Json | None]:
+        """The order's items; for an account with the PII role also its buyer and address (restricted data)."""
         items = await self.client.get_order_items(account_id, order_id)
         account = self.client.account(account_id)
         if not account.pii_role:
             return items, None, None
-        return (items, await self.client.get_order_buyer_info(account_id, order_id),
-                await self.client.get_order_address(account_id, order_id))
+        rdt = await self._restricted_data_token(account_id)
+        try:
+            return (items, await self.client.get_order_buyer_info(account_id, order_id, rdt),
+                    await self.client.get_order_address(account_id, order_id, rdt))
+        except AmazonCallFailed:
+            self._rdts.pop(account_id, None)  # perhaps revoked: the next poll asks for a new one
+            raise
+
+    async def _restricted_data_token(self, account_id: str) -> str:
+        """One generic-path Restricted Data Token per account, reused until shortly before it expires."""
+        cached = self._rdts.get(account_id)
+        if cached is not None and time.monotonic() < cached[1]:
+            return cached[0]
+        token, lifetime = await self.client.create_restricted_data_token(account_id, domain.PII_RESOURCES)
+        self._rdts[account_id] = (token, domain.token_usable_until(time.monotonic(), lifetime))
+        return token
 
     async def _report(self, conn: asyncpg.Connection, account_id: str, marketplace_id: str,
                       fields: dict[str, Any], request_ref: str) -> None:

@@ -68,6 +68,13 @@ def test_cursor_is_monotone(seen: list[datetime], before: datetime | None, curso
         assert moved is not None and moved >= cursor
 
 
+def test_restricted_data_tokens_are_dropped_a_margin_before_amazon_expires_them() -> None:
+    assert d.token_usable_until(100.0, 3600) == 100.0 + 3540
+    assert d.token_usable_until(100.0, 30) == 100.0  # too short to reuse
+    assert {r["path"] for r in d.PII_RESOURCES} == {"/orders/v0/orders/{orderId}/address",
+                                                    "/orders/v0/orders/{orderId}/buyerInfo"}
+
+
 # ---------------------------------------------------------------- decisions
 
 

@@ -1,10 +1,13 @@
-"""Orders API v0 (getOrders, getOrder, getOrderItems, getOrderAddress, getOrderBuyerInfo, confirmShipment)
-and the `/_sim/orders` admin surface."""
+"""Orders API v0 (getOrders, getOrder, getOrderItems, getOrderAddress, getOrderBuyerInfo, confirmShipment),
+the Tokens API's Restricted Data Tokens that the buyer and address operations need, and the `/_sim/orders`
+admin surface."""
 
 from __future__ import annotations
 
 import base64
 import json
+import re
+import secrets
 from typing import Any, Literal
 
 from fastapi import FastAPI, Request
@@ -13,7 +16,16 @@ from pydantic import BaseModel, Field
 
 from amazon_sim import schemas
 from amazon_sim.config import Account
-from amazon_sim.core import Simulator, SpApiError, bad_request, check_marketplaces, csv, json_body, parse_time
+from amazon_sim.core import (
+    Simulator,
+    SpApiError,
+    Token,
+    bad_request,
+    check_marketplaces,
+    csv,
+    json_body,
+    parse_time,
+)
 from amazon_sim.listings import iso
 from amazon_sim.orders import ORDER_USAGE_PLANS, Order, OrderError
 from amazon_sim.ratelimit import USAGE_PLANS
@@ -26,6 +38,29 @@ ORDER_STATUS_FILTERS = frozenset({"PendingAvailability", "Pending", "Unshipped",
 
 # The gate's rate limiter knows an operation by its usage plan.
 USAGE_PLANS.update(ORDER_USAGE_PLANS)
+
+TOKENS_PATH = "/tokens/2021-03-01/restrictedDataToken"
+RDT_SECONDS = 3600
+# Restricted operations (method, generic path) and whether they take dataElements (spec §3).
+RESTRICTED: dict[tuple[str, str], bool] = {
+    ("GET", f"{ORDERS_BASE}"): True,
+    ("GET", f"{ORDERS_BASE}/{{orderId}}"): True,
+    ("GET", f"{ORDERS_BASE}/{{orderId}}/orderItems"): True,
+    ("GET", f"{ORDERS_BASE}/{{orderId}}/address"): False,
+    ("GET", f"{ORDERS_BASE}/{{orderId}}/buyerInfo"): False,
+    ("GET", f"{ORDERS_BASE}/{{orderId}}/orderItems/buyerInfo"): False,
+}
+DATA_ELEMENTS = frozenset({"buyerInfo", "shippingAddress", "buyerTaxInformation"})
+
+
+def restricted_operation(method: str, path: str) -> tuple[str, str] | None:
+    """The restricted (method, generic path) a concrete or generic resource path names, if any."""
+    for key in RESTRICTED:
+        verb, generic = key
+        pattern = re.escape(generic).replace(re.escape("{orderId}"), r"(\{orderId\}|[0-9A-Za-z-]+)")
+        if verb == method and re.fullmatch(pattern, path):
+            return key
+    return None
 
 
 class OrderLineIn(BaseModel):
@@ -174,14 +209,50 @@ def register(app: FastAPI, sim: Simulator) -> None:
             payload["NextToken"] = _token({"order": order_id, "offset": offset + ORDER_ITEMS_PAGE})
         return sim.respond(request, 200, {"payload": payload})
 
+    @app.post(TOKENS_PATH)
+    async def create_restricted_data_token(request: Request) -> Response:
+        account = await sim.enter(request, "createRestrictedDataToken")
+        body = await json_body(request, schemas.TOKENS, "CreateRestrictedDataTokenRequest")
+        resources = body["restrictedResources"]
+        if not 1 <= len(resources) <= 50:
+            raise bad_request("restrictedResources takes 1 to 50 resources.", "restrictedResources")
+        grants = []
+        for resource in resources:
+            key = restricted_operation(resource["method"], resource["path"])
+            if key is None:
+                raise bad_request(f"{resource['method']} {resource['path']} is not a restricted operation.",
+                                  "restrictedResources")
+            elements = resource.get("dataElements") or []
+            if elements and not RESTRICTED[key]:
+                raise bad_request(f"dataElements are not accepted for {resource['path']}.", "dataElements")
+            if any(e not in DATA_ELEMENTS for e in elements):
+                raise bad_request(f"Invalid dataElements: {elements}.", "dataElements")
+            grants.append(f"rdt {resource['method']} {resource['path']}")
+        if not account.pii_role:
+            raise SpApiError(403, "Unauthorized", "Access to requested resource is denied.",
+                             "The application is not authorized for the restricted roles these resources need.")
+        token = "Atz.sprdt|" + base64.urlsafe_b64encode(secrets.token_bytes(48)).decode().rstrip("=")
+        sim.tokens[token] = Token(account, "", grants, sim.now() + RDT_SECONDS)
+        return sim.respond(request, 200, {"restrictedDataToken": token, "expiresIn": RDT_SECONDS})
+
+    def require_rdt(request: Request, path: str) -> None:
+        """Restricted data is only served to a Restricted Data Token granted for this path (or its generic form)."""
+        token = sim.tokens.get(request.headers.get("x-amz-access-token", ""))
+        generic = re.sub(r"^(/orders/v0/orders/)[^/]+", r"\1{orderId}", path)
+        if token is None or not {f"rdt GET {path}", f"rdt GET {generic}"} & set(token.scopes):
+            raise SpApiError(403, "Unauthorized", "Access to requested resource is denied.",
+                             "This operation needs a restricted data token (createRestrictedDataToken).")
+
     @app.get(f"{ORDERS_BASE}/{{order_id}}/address")
     async def get_order_address(request: Request, order_id: str) -> Response:
         account = await sim.enter(request, "getOrderAddress")
+        require_rdt(request, request.url.path)
         return sim.respond(request, 200, {"payload": own(account, order_id).address_view()})
 
     @app.get(f"{ORDERS_BASE}/{{order_id}}/buyerInfo")
     async def get_order_buyer_info(request: Request, order_id: str) -> Response:
         account = await sim.enter(request, "getOrderBuyerInfo")
+        require_rdt(request, request.url.path)
         return sim.respond(request, 200, {"payload": own(account, order_id).buyer_view()})
 
     @app.post(f"{ORDERS_BASE}/{{order_id}}/shipmentConfirmation")

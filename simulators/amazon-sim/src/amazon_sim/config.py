@@ -18,6 +18,8 @@ class Account(BaseModel):
     seller_id: str
     marketplaces: list[str] = Field(default_factory=lambda: ["ATVPDKIKX0DER"])
     store_name: str = "Simulated Store"
+    # The app holds Amazon's restricted role for buyer PII: Restricted Data Tokens are granted to it.
+    pii_role: bool = True
 
     def model_post_init(self, _context: object) -> None:
         unknown = [m for m in self.marketplaces if m not in MARKETPLACES]

@@ -29,6 +29,8 @@ ORDER_USAGE_PLANS: dict[str, tuple[float, int]] = {
     "getOrderBuyerInfo": (0.5, 30),
     "getOrderItemsBuyerInfo": (0.5, 30),
     "confirmShipment": (2.0, 10),
+    # Tokens 2021-03-01: the Restricted Data Tokens the PII operations need.
+    "createRestrictedDataToken": (1.0, 10),
 }
 
 ACKNOWLEDGEMENT_FEED = "POST_ORDER_ACKNOWLEDGEMENT_DATA"

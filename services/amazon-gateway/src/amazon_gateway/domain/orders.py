@@ -42,7 +42,14 @@ ORDER_USAGE_PLANS: dict[str, UsagePlan] = {
     "getOrder": UsagePlan(Decimal("0.5"), 30),
     "getOrderAddress": UsagePlan(Decimal("0.5"), 30),
     "getOrderBuyerInfo": UsagePlan(Decimal("0.5"), 30),
+    "createRestrictedDataToken": UsagePlan(Decimal("1"), 10),  # Tokens 2021-03-01
 }
+
+# The restricted calls an OrderPlaced needs, in their generic form: one token then serves every order.
+PII_RESOURCES: list[Json] = [
+    {"method": "GET", "path": "/orders/v0/orders/{orderId}/address"},
+    {"method": "GET", "path": "/orders/v0/orders/{orderId}/buyerInfo"},
+]
 
 # Marketplace default currencies (spec §4), for orders Amazon sends without any price yet (Pending ones).
 MARKETPLACE_CURRENCY: dict[str, str] = {
@@ -64,6 +71,11 @@ class UnreadableReport(ValueError):
 
 
 # ---------------------------------------------------------------- polling window
+
+
+def token_usable_until(now: float, lifetime_s: int, margin_s: float = 60.0) -> float:
+    """When to stop using a Restricted Data Token: a margin before Amazon's expiry (never before now)."""
+    return now + max(0.0, lifetime_s - margin_s)
 
 
 def amazon_time(value: datetime) -> str:
