@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from aiobotocore.session import get_session
@@ -29,7 +29,7 @@ class QueueSettings:
     region: str = "us-east-1"
     endpoint_url: str | None = None
     access_key_id: str | None = None
-    secret_access_key: str | None = None
+    secret_access_key: str | None = field(default=None, repr=False)
     wait_s: int = 20
     visibility_timeout_s: int = 60
     retry_delay_s: float = 1.0

@@ -135,7 +135,7 @@ def register(app: FastAPI, sim: Simulator) -> None:
     @app.put("/_sim/notifications/settings")
     async def notification_settings(settings: NotificationSettings) -> dict[str, Any]:
         sim.notifications.configure(settings)
-        return settings.model_dump()
+        return settings.model_dump(exclude={"aws_secret_access_key"})
 
     @app.post("/_sim/notifications/flush")
     async def flush_notifications() -> dict[str, Any]:
