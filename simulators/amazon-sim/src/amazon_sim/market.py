@@ -358,11 +358,14 @@ class Market:
                           now: float) -> None:
         """A seller's listing changed (a patched price, a new listing): the markets of its ASIN react."""
         asin = listing.asin if listing is not None else (before.asin if before else "")
+        marketplaces = set(listing.marketplaces if listing is not None else ())
+        marketplaces |= set(before.marketplaces if before else ())
         if listing is not None:
             self.by_asin.setdefault(asin, set()).add((seller_id, sku))
             self._maybe_generate(listing, now)
-        for (_marketplace, market_asin), market in list(self.asins.items()):
-            if market_asin == asin:
+        for marketplace in sorted(marketplaces):
+            market = self.asins.get((marketplace, asin))
+            if market is not None:
                 self.publish_if_changed(market, now)
 
     def move(self, market: MarketAsin) -> bool:
