@@ -9,6 +9,8 @@ from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 from typing import Any
 
+from pydantic import TypeAdapter
+
 from contracts import Money
 from contracts.events import (
     CompetitivePriceObserved,
@@ -128,9 +130,13 @@ def market_from_json(text: str | None) -> MarketSnapshot | None:
     return MarketSnapshot.model_validate({"observed_at": observed_at, "offers": [_offer_fields(r) for r in rows]})
 
 
+_CHANGES = TypeAdapter(list[PriceChange])
+"""A listing's recent price changes as stored, read and written by pydantic-core in one call."""
+
+
 def history_from_json(price: Decimal | None, currency: str | None, text: str | None) -> PriceHistory:
     live = Money(amount=price, currency=currency) if price is not None and currency else None
-    changes = [PriceChange.model_validate(c) for c in json.loads(text)] if text else []
+    changes = _CHANGES.validate_json(text) if text else []
     return PriceHistory(live_price=live, changes=changes)
 
 
@@ -138,7 +144,7 @@ def history_after(history: PriceHistory, decision: PriceDecision, now: datetime)
     change = PriceChange(at=now, old_price=history.current(), new_price=decision.price,
                          competitor_seller_id=decision.competitor.seller_id if decision.competitor else None)
     kept = [c for c in history.changes if c.at > now - HISTORY_KEPT][-(HISTORY_MAX - 1):]
-    return json.dumps([c.model_dump(mode="json") for c in [*kept, change]])
+    return _CHANGES.dump_json([*kept, change]).decode()
 
 
 @dataclass(frozen=True)

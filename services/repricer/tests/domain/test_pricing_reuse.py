@@ -117,3 +117,23 @@ def test_the_lowest_competitor_is_the_lowest_landed_price() -> None:
     found = translate.competition(snapshot, "ME")
     assert found.lowest is not None and found.lowest.amount == Decimal("22.00")
     assert found.we_hold_buy_box is None
+
+
+def test_price_history_survives_storage_and_keeps_a_day_of_changes() -> None:
+    from contracts import Money
+    from repricer.domain import PriceChange, PriceDecision, PriceHistory
+
+    def usd(amount: str) -> Money:
+        return Money(amount=Decimal(amount), currency="USD")
+
+    old = PriceChange(at=NOW - timedelta(hours=30), old_price=None, new_price=usd("9"))
+    recent = PriceChange(at=NOW - timedelta(hours=1), old_price=usd("9"), new_price=usd("10"),
+                         competitor_seller_id="RIVAL")
+    decision = PriceDecision(sku="S", price=usd("11.50"), previous_price=usd("10"), send=True, trace=[])
+    stored = translate.history_after(PriceHistory(changes=[old, recent]), decision, NOW)
+    again = translate.history_from_json(Decimal("11.50"), "USD", stored)
+    assert again.changes[0] == recent
+    assert again.changes[1].new_price == usd("11.50") and again.changes[1].old_price == usd("10")
+    assert again.changes[1].at == NOW and len(again.changes) == 2
+    assert again.live_price == usd("11.50")
+    assert translate.history_from_json(None, None, None) == PriceHistory()
