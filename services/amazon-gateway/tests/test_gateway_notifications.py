@@ -359,3 +359,30 @@ async def test_order_change_wakes_the_order_poller(gateway_factory: Any, kit: An
                if line.startswith("saleschannel_amazon_order_change_notifications_total{")
                and f'account_id="{kit.ACCOUNT_ID}"' in line]
     assert counted and float(counted[0].rsplit(" ", 1)[1]) >= len(docs)
+
+
+async def test_issues_notification_copies_read_the_listing_once_and_emit_once(
+        gateway_factory: Any, kit: Any, sim_app: FastAPI) -> None:
+    gateway = await gateway_factory()
+    sim = gateway.sim
+    sku = kit.new_skus(1)[0]
+    await kit.seed_listing(sim, sku, price=9)
+    warning = {"code": "18155", "message": "The price is unusually high.", "severity": "WARNING"}
+    assert (await sim.put(f"/_sim/listings/{kit.SELLER}/{sku}/issues", json={"issues": [warning]})).status_code == 200
+    doc = [d for d in (await sim.get("/_sim/notifications", params={"type": "LISTINGS_ITEM_ISSUES_CHANGE"})).json()[
+        "notifications"] if d["Payload"]["Sku"] == sku][-1]
+    body = json.dumps(doc).encode()
+
+    def reads() -> int:
+        return sim_app.state.sim.calls["getListingsItem"]["calls"]
+
+    before = reads()
+    outcomes = await gateway.service.notifications.process([body, body], "test")
+    assert [o.outcome for o in outcomes] == ["emitted", "duplicate"]
+    assert reads() == before + 1
+    again = await gateway.service.notifications.process([body], "test")
+    assert [o.outcome for o in again] == ["duplicate"] and reads() == before + 1
+    [event] = await listing_events(gateway.bootstrap, sku, lambda es: any(e.source == "issues_notification"
+                                                                          for e in es))
+    assert [(i.code, i.severity) for i in event.issues] == [("18155", "WARNING")]
+    assert event.status == ["BUYABLE", "DISCOVERABLE"]  # a warning leaves the listing buyable

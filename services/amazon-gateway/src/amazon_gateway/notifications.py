@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import inspect
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -95,6 +96,7 @@ class NotificationProcessor:
         self.client = client
         self.sellers = sellers_of(client.accounts)
         self.wake_orders = wake_orders
+        self._wakes: set[asyncio.Future[Any]] = set()
 
     def pool(self) -> asyncpg.Pool:
         pool = self._pool()
@@ -148,9 +150,13 @@ class NotificationProcessor:
         """Read, dedup and record a batch in one transaction; raises only when the database fails,
         in which case nothing was recorded and the batch must be delivered again."""
         reads = [self.read(body) for body in bodies]
-        pending = [r for r in reads if r.issues is not None and r.rejected is None]
-        if pending:
-            await asyncio.gather(*(self._complete_issues(r) for r in pending))
+        pending: dict[str, _Read] = {}
+        for read in reads:  # the first copy of a notification is the one recorded (see _first_sightings)
+            if read.issues is not None and read.rejected is None:
+                pending.setdefault(read.issues.notification.notification_id, read)
+        if pending:  # a copy of one already handled needs no call to Amazon: it will be a duplicate
+            known = await self._seen_before(list(pending))
+            await asyncio.gather(*(self._complete_issues(r) for i, r in pending.items() if i not in known))
         async with self.pool().acquire() as conn, conn.transaction():
             fresh = await self._first_sightings(conn, [r for r in reads if r.rejected is None])
             kept = await self._keep_rejected(conn, [r for r in reads if r.rejected is not None], source)
@@ -162,6 +168,11 @@ class NotificationProcessor:
                     events.append(self._error(read, kept[id(read)]))
             await outbox.write(conn, self.schema, events)
         return self._after_commit(reads, fresh, kept)
+
+    async def _seen_before(self, ids: list[str]) -> set[str]:
+        rows = await self.pool().fetch(
+            "SELECT notification_id FROM notifications_seen WHERE notification_id = ANY($1::text[])", ids)
+        return {r["notification_id"] for r in rows}
 
     async def _first_sightings(self, conn: asyncpg.Connection, reads: list[_Read]) -> set[int]:
         """The reads whose NotificationId was not seen before (a copy later in the same batch is a duplicate)."""
@@ -237,7 +248,11 @@ class NotificationProcessor:
         if self.wake_orders is None:
             return
         try:
-            self.wake_orders(order.account_id)
+            woken = self.wake_orders(order.account_id)
+            if inspect.isawaitable(woken):
+                task = asyncio.ensure_future(woken)
+                self._wakes.add(task)
+                task.add_done_callback(self._wakes.discard)
         except Exception as exc:  # the poller's sweep catches the order anyway
             log.warning("order_poller_wake_failed", account_id=order.account_id, error=repr(exc))
 
