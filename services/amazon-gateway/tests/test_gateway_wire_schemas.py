@@ -300,8 +300,12 @@ async def drive_orders(ctx: Ctx) -> None:
     order_id = order["AmazonOrderId"]
     items = await ctx.client.get_order_items(ctx.account, order_id)
     assert len(items) == 2
-    await ctx.client.get_order_address(ctx.account, order_id)
-    await ctx.client.get_order_buyer_info(ctx.account, order_id)
+    rdt, lifetime = await ctx.client.create_restricted_data_token(ctx.account, [
+        {"method": "GET", "path": f"/orders/v0/orders/{order_id}/address"},
+        {"method": "GET", "path": f"/orders/v0/orders/{order_id}/buyerInfo"}])
+    assert lifetime > 0
+    assert await ctx.client.get_order_address(ctx.account, order_id, rdt)
+    assert await ctx.client.get_order_buyer_info(ctx.account, order_id, rdt)
     request = ShipmentConfirmRequested.new(
         producer="test", account_id=ctx.account, marketplace_id=ctx.kit.US, amazon_order_id=order_id,
         carrier_code="UPS", tracking_number="1Z999AA10123456784", ship_date=datetime.now(UTC) - timedelta(minutes=5),
@@ -335,9 +339,10 @@ DRIVERS: list[tuple[Driver, set[str], set[str]]] = [
                   "download_feed_document"},
      {"createFeedDocument", "document upload (JSON_LISTINGS_FEED)", "createFeed", "getFeed", "getFeedDocument",
       "document download (processing report)"}),
-    (drive_orders, {"get_orders", "get_order_items", "get_order_address", "get_order_buyer_info",
-                    "confirm_shipment"},
-     {"getOrders", "getOrderItems", "getOrderAddress", "getOrderBuyerInfo", "confirmShipment"}),
+    (drive_orders, {"get_orders", "get_order_items", "create_restricted_data_token", "get_order_address",
+                    "get_order_buyer_info", "confirm_shipment"},
+     {"getOrders", "getOrderItems", "createRestrictedDataToken", "getOrderAddress", "getOrderBuyerInfo",
+      "confirmShipment"}),
     (drive_report, {"create_report", "get_report", "get_report_document", "download_report_document"},
      {"createReport", "getReport", "getReportDocument", "document download (merchant listings report)"}),
 ]
@@ -352,6 +357,21 @@ def test_every_client_method_that_calls_amazon_is_driven() -> None:
     driven = set().union(*(methods for _, methods, _ in DRIVERS))
     assert client_call_methods() - driven == set(), "SpApiClient methods without a driver in DRIVERS"
     assert driven - client_call_methods() == set(), "DRIVERS name methods SpApiClient no longer has"
+
+
+def test_the_simulator_serves_only_operations_amazon_publishes() -> None:
+    """Every SP-API route of the simulator is an operation of a vendored model (no invented paths or methods)."""
+    from amazon_sim import SimConfig, create_app
+
+    app = create_app(SimConfig(), background=False)
+    invented = []
+    for route in app.routes:
+        path, methods = getattr(route, "path", ""), getattr(route, "methods", None) or set()
+        if path.startswith(("/_sim", "/auth/", "/docs", "/redoc")):
+            continue
+        concrete = path.replace("{", "x").replace("}", "")
+        invented += [f"{m} {path}" for m in methods if m != "HEAD" and schemas.operation_at(m, concrete) is None]
+    assert invented == []
 
 
 def recording_client(kit: Any, sim_http: httpx.AsyncClient) -> tuple[SpApiClient, Recorder, httpx.AsyncClient]:
