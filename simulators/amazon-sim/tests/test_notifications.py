@@ -7,6 +7,7 @@ import json
 import socket
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from decimal import Decimal
 from typing import Any
 
 import httpx
@@ -14,11 +15,13 @@ import pytest
 from aiobotocore.session import get_session
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from jsonschema import Draft7Validator
 from moto.server import ThreadedMotoServer
 
 from amazon_sim import SimConfig, create_app, schemas
-from amazon_sim.market import MarketSettings
+from amazon_sim.market import CONDITIONS, MarketAsin, MarketOffer, MarketSettings, any_offer_changed
 from amazon_sim.notifications import NotificationSettings
 from amazon_sim.testing import ACCOUNT, OTHER, SELLER, US, Sim
 
@@ -228,3 +231,31 @@ async def test_notifications_are_pushed_to_the_configured_url(sim: Sim) -> None:
         assert second["delivered"] == 1 and second["pending"] == 0
     assert [d["Payload"]["Sku"] for d in received] == ["PU-1"]
     assert received[0]["NotificationType"] == "LISTINGS_ITEM_STATUS_CHANGE"
+
+
+# ---------------------------------------------------------------- any market, valid shape
+
+money_st = st.decimals(min_value="0.01", max_value="99999.99", places=2)
+offer_st = st.builds(
+    MarketOffer,
+    seller_id=st.text(alphabet="ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789", min_size=3, max_size=14),
+    condition=st.sampled_from(CONDITIONS), sub_condition=st.sampled_from(("new", "very_good", "acceptable")),
+    fba=st.booleans(), price=money_st, shipping=st.one_of(st.just(Decimal(0)), money_st),
+    feedback_rating=st.integers(0, 100), feedback_count=st.integers(0, 10**6),
+    sku=st.one_of(st.none(), st.just("OURSKU")))
+
+
+@settings(max_examples=80, deadline=None)
+@given(offers=st.lists(offer_st, max_size=40), condition=st.sampled_from(CONDITIONS),
+       change=st.sampled_from(("Internal", "External", "Featured Offer")))
+def test_any_market_state_gives_a_schema_valid_notification(offers: list[MarketOffer], condition: str,
+                                                           change: str) -> None:
+    market = MarketAsin("ATVPDKIKX0DER", "B0PROP0001", "USD", sales_rank=7)
+    doc = any_offer_changed(market, SELLER, condition, offers, change, 1_780_000_000.0)
+    assert not problems(validator("AnyOfferChangedNotification.json"), doc)
+    inner = doc["Payload"]["AnyOfferChangedNotification"]
+    shown = [o for o in offers if o.condition == condition]
+    assert len(inner["Offers"]) == min(20, len(shown))
+    landed = [Decimal(str(o["ListingPrice"]["Amount"])) + Decimal(str(o["Shipping"]["Amount"])) for o in inner["Offers"]]
+    assert landed == sorted(landed)  # the top offers by landed price, cheapest first
+    assert sum(n["OfferCount"] for n in inner["Summary"]["NumberOfOffers"]) == len(offers)

@@ -11,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from amazon_gateway.domain import notifications as n
+from amazon_sim.market import MarketAsin, MarketOffer, any_offer_changed
 from contracts.events import FulfillmentChannel
 
 SCHEMAS = Path("/work/shared/amazon-models/schemas/notifications")
@@ -324,3 +325,29 @@ def test_every_offer_survives_and_ours_is_always_ours(competitors: list[dict], o
                                               else FulfillmentChannel.MERCHANT)
         assert mapped.is_buy_box_winner == entry.get("IsBuyBoxWinner", False)
     assert sum(o.is_ours for o in event.offers) == 1
+
+
+money_st = st.decimals(min_value="0.01", max_value="99999.99", places=2)
+market_offers = st.builds(
+    MarketOffer, seller_id=seller_ids, condition=st.just("new"), sub_condition=st.just("new"), fba=st.booleans(),
+    price=money_st, shipping=st.one_of(st.just(Decimal(0)), money_st), feedback_rating=st.integers(0, 100),
+    feedback_count=st.integers(0, 10**6))
+
+
+@settings(max_examples=100, deadline=None)
+@given(competitors=st.lists(market_offers, max_size=19), our_price=money_st)
+def test_the_simulators_notifications_map_back_without_loss(competitors: list[MarketOffer],
+                                                            our_price: Decimal) -> None:
+    """What the simulator publishes for a market (as Amazon would) reads back offer for offer."""
+    ours = MarketOffer(OURS, "new", "new", False, our_price, Decimal(0), 98, 1000, sku="MY-SKU")
+    offers = [c for c in competitors if c.seller_id != OURS] + [ours]
+    doc = any_offer_changed(MarketAsin(US, "B0ROUNDTRIP", "USD"), OURS, "new", offers, "Internal", 1_780_000_000.0)
+    event = n.offer_price_observed(n.parse(json.dumps(doc).encode()), SELLERS, "test")
+    assert len(event.offers) == len(offers)
+    assert sorted((o.seller_id, o.listing_price.amount, o.shipping.amount, o.is_ours) for o in event.offers) == sorted(
+        (o.seller_id, o.price, o.shipping, o.sku is not None) for o in offers)
+    assert event.lowest_landed_price.amount == min(o.landed for o in offers)
+    winners = [o for o in event.offers if o.is_buy_box_winner]
+    assert len(winners) <= 1
+    if winners:
+        assert event.buy_box_landed_price.amount == winners[0].listing_price.amount + winners[0].shipping.amount

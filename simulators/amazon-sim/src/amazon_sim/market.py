@@ -213,7 +213,7 @@ def _offer_entry(o: MarketOffer, currency: str, winner: MarketOffer | None, now:
         "ListingPrice": money(o.price, currency), "Points": {"PointsNumber": 0},
         "Shipping": money(o.shipping, currency),
         "ShipsFrom": {"Country": o.ships_from, "State": "WA" if o.fba else "NY"}, "IsFulfilledByAmazon": o.fba,
-        "IsBuyBoxWinner": winner is not None and o == winner,
+        "IsBuyBoxWinner": o is winner,
         "PrimeInformation": {"IsOfferPrime": o.fba, "IsOfferNationalPrime": o.fba},
         "IsExpeditedShippingAvailable": o.fba, "IsFeaturedMerchant": o.fba or o.feedback_rating >= BUY_BOX_MIN_FEEDBACK,
         "ShipsDomestically": True, "ShipsInternationally": False,
