@@ -23,8 +23,9 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import asyncpg
 
@@ -32,11 +33,13 @@ from amazon_gateway.client import SEARCH_MAX_IDENTIFIERS, AmazonCallFailed
 from amazon_gateway.domain import payloads
 from amazon_gateway.domain.coalesce import PendingUpdate
 from amazon_gateway.domain.retry import redact
-from amazon_gateway.outbound import Sender, not_applied, record_sent_fields
 from contracts import Event, decode
 from contracts.events import CommunicationError, ListingUpdateRequested
 from servicekit import outbox
 from servicekit.logging import get_logger
+
+if TYPE_CHECKING:
+    from amazon_gateway.outbound import Sender
 
 log = get_logger(component="feeds")
 
@@ -44,6 +47,7 @@ FEED_TYPE = "JSON_LISTINGS_FEED"
 CONTENT_TYPE = "application/json; charset=UTF-8"
 FINISHED = ("DONE", "FATAL", "CANCELLED")
 UNREADABLE_REPORT = "UnreadableReport"
+NOT_APPLIED_CODE = "NotApplied"
 
 
 @dataclass(frozen=True)
@@ -84,6 +88,26 @@ def resend_or_fail(sends: int, verify_attempts: int) -> str:
     return "failed" if sends >= verify_attempts else "pending"
 
 
+def not_applied(operation: str, attempts: int) -> dict[str, Any]:
+    return {"operation": operation, "code": NOT_APPLIED_CODE, "attempts": attempts,
+            "message": f"Amazon accepted the update {attempts} times but did not apply it"}
+
+
+async def record_sent_fields(conn: asyncpg.Connection, updates: Sequence[PendingUpdate]) -> None:
+    """Remember per listing field the newest request sent, so an older one arriving later is never sent."""
+    rows = [(*u.key, name, r.requested_at) for u in updates for name, r in u.fields.items()]
+    if not rows:
+        return
+    columns = list(zip(*rows, strict=True))
+    await conn.execute(
+        """
+        INSERT INTO sent_fields AS s (account_id, marketplace_id, sku, field, requested_at)
+        SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::timestamptz[])
+        ON CONFLICT (account_id, marketplace_id, sku, field)
+        DO UPDATE SET requested_at = greatest(s.requested_at, EXCLUDED.requested_at)
+        """, *[list(c) for c in columns])
+
+
 class FeedRunner:
     def __init__(self, sender: Sender, *, poll_s: float, poll_max_s: float) -> None:
         self.sender = sender
@@ -94,10 +118,11 @@ class FeedRunner:
     def client(self) -> Any:
         return self.sender.client
 
-    async def run(self, feed_id: int) -> None:
-        """Take one feed to its end; on a surprise, let it go so it is adopted again after the lease."""
+    async def run(self, feed_id: int, stored: StoredFeed | None = None) -> None:
+        """Take one feed to its end (`stored`: the feed just built, not read back); on a surprise, let it go
+        so it is adopted again after the lease."""
         try:
-            await self._run(feed_id)
+            await self._run(feed_id, stored)
         except asyncio.CancelledError:
             raise
         except Exception as exc:
@@ -107,8 +132,8 @@ class FeedRunner:
                     "UPDATE listing_feeds SET claim = NULL, claimed_at = now(), last_error = $3, updated_at = now() "
                     "WHERE id = $1 AND claim = $2", feed_id, self.sender.instance, redact(repr(exc))[:500])
 
-    async def _run(self, feed_id: int) -> None:
-        feed = await self.load(feed_id)
+    async def _run(self, feed_id: int, stored: StoredFeed | None) -> None:
+        feed = stored or await self.load(feed_id)
         if feed is None:
             return
         if not feed.updates_by_message:

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -47,6 +48,7 @@ from amazon_gateway.domain.coalesce import (
     plan_calls,
 )
 from amazon_gateway.domain.retry import redact
+from amazon_gateway.feeds import FeedRunner, StoredFeed, not_applied, record_sent_fields
 from contracts import Event, decode, encode
 from contracts.events import (
     AmazonIssue,
@@ -60,7 +62,6 @@ from servicekit.logging import get_logger
 log = get_logger(component="outbound")
 
 SUPERSEDED_CODE = "Superseded"
-NOT_APPLIED_CODE = "NotApplied"
 UNEXPECTED_CODE = "UnexpectedResponse"
 INVALID_CODE = "InvalidRequest"
 LOCK_SPACE = "amazon-gateway.listing"
@@ -96,10 +97,11 @@ class Sent:
 
 @dataclass
 class Claim:
-    """What one claim took: listings to send one call each, feeds built and stored, rows handled."""
+    """What one claim took: listings to send one call each, feeds built and stored, requests superseded."""
 
     singles: list[PendingUpdate] = field(default_factory=list)
-    feed_ids: list[int] = field(default_factory=list)
+    feeds: list[StoredFeed] = field(default_factory=list)
+    superseded: list[Superseded] = field(default_factory=list)
     rows: int = 0
 
 
@@ -125,8 +127,6 @@ class Sender:
         max_open_feeds: int = 5, feed_poll_s: float = 30.0, feed_poll_max_s: float = 300.0,
         lease_s: float = 60.0,
     ) -> None:
-        from amazon_gateway.feeds import FeedRunner  # feeds uses this module's recording helpers
-
         self.pool = pool
         self.schema = schema
         self.producer = producer
@@ -169,8 +169,9 @@ class Sender:
     async def send_once(self) -> int:
         """Claim, call Amazon for the single calls (feeds run on their own), record; returns the rows handled."""
         claim = await self.claim()
-        for feed_id in claim.feed_ids:
-            self._start_feed(feed_id)
+        for feed in claim.feeds:
+            self._start_feed(feed.id, feed)
+        await self.record_superseded(claim.superseded)
         if claim.singles:
             results = await asyncio.gather(*(self._send(u) for u in claim.singles))
             await self._record_all(results)
@@ -179,21 +180,34 @@ class Sender:
     # ------------------------------------------------------------ claiming
 
     async def claim(self) -> Claim:
-        """Step 1: take listings, answer what is superseded, mark the rest in flight; one short transaction."""
-        async with self.pool.acquire() as conn, conn.transaction():
-            candidates = await self._candidates(conn)
-            if not candidates:
-                return Claim()
-            keys = choose_keys(
-                candidates, batch_size=self.batch_size, backlog_threshold=self.backlog_threshold,
-                linger_s=self.feed_linger_s, max_wait_s=self.feed_max_wait_s,
-                feeds_open=len(self._feed_tasks) < self.max_open_feeds)
-            rows = await self._lock_rows(conn, keys) if keys else []
-            if not rows:
-                return Claim()
+        """Step 1: take listings and mark their rows in flight, decide, then store feeds; two short transactions.
+
+        Deciding (decoding, coalescing, building feed documents) runs between them with no
+        transaction open. A crash in between leaves rows in flight under a claim nobody renews:
+        they go back to pending after the lease and are decided again.
+        """
+        started = time.monotonic()
+        async with self.pool.acquire() as conn:
+            async with conn.transaction():
+                candidates = await self._candidates(conn)
+                if not candidates:
+                    return Claim()
+                keys = choose_keys(
+                    candidates, batch_size=self.batch_size, backlog_threshold=self.backlog_threshold,
+                    linger_s=self.feed_linger_s, max_wait_s=self.feed_max_wait_s,
+                    feeds_open=len(self._feed_tasks) < self.max_open_feeds)
+                rows = await self._lock_rows(conn, keys) if keys else []
+                if not rows:
+                    return Claim()
+                await conn.execute(
+                    "UPDATE pending_updates SET status = 'in_flight', claim = $2, claimed_at = now(), "
+                    "updated_at = now() WHERE request_id = ANY($1::uuid[])",
+                    [r["request_id"] for r in rows], self.instance)
+                sent_marks = await self._sent_marks(conn, {(r["account_id"], r["marketplace_id"], r["sku"])
+                                                           for r in rows})
+            claimed_s = time.monotonic() - started
+            sends = {r["request_id"]: r["attempts"] for r in rows}
             requests = [decode(r["request"], {"ListingUpdateRequested"}) for r in rows]
-            sent_marks = await self._sent_marks(conn, {(r["account_id"], r["marketplace_id"], r["sku"])
-                                                       for r in rows})
             coalescer = ListingUpdateCoalescer()
             superseded = coalescer.add_all(requests)  # type: ignore[arg-type]
             updates: list[PendingUpdate] = []
@@ -206,25 +220,35 @@ class Sender:
             known = [u for u in updates if u.account_id in self.client.accounts]
             unknown = [u for u in updates if u.account_id not in self.client.accounts]  # they fail as single calls
             plan = plan_calls(known, self.backlog_threshold, feed_messages=self.feed_messages)
-            claim = Claim(singles=[c.update for c in plan.calls] + unknown, rows=len(rows))
-            events = self._record_superseded(superseded)
-            await _set_status(conn, [s.request.event_id for s in superseded], "superseded", sent=False)
-            in_flight = [i for u in updates for i in u.request_ids]
-            await conn.execute(
-                "UPDATE pending_updates SET status = 'in_flight', claim = $2, claimed_at = now(), updated_at = now() "
-                "WHERE request_id = ANY($1::uuid[])", in_flight, self.instance)
-            for feed in plan.feeds:
-                feed_id, rejected = await self._store_feed(conn, feed.account_id, feed.marketplace_id, feed.updates)
-                if feed_id is not None:
-                    claim.feed_ids.append(feed_id)
-                for update, reason in rejected:
-                    issue = AmazonIssue(code=INVALID_CODE, message=reason, severity="ERROR")
-                    events.extend(await self.record(conn, Sent(update, outcome=payloads.Outcome(False, [issue]))))
-            await outbox.write(conn, self.schema, events)
+            claim = Claim(singles=[c.update for c in plan.calls] + unknown, rows=len(rows), superseded=superseded)
+            built = [self._build_feed(f.account_id, f.updates) for f in plan.feeds]
+            decided_s = time.monotonic() - started - claimed_s
+            async with conn.transaction():
+                events: list[Event] = []
+                for feed, (document, rejected) in zip(plan.feeds, built, strict=True):
+                    if document is not None:
+                        claim.feeds.append(await self._store_feed(conn, feed.account_id, feed.marketplace_id,
+                                                                  document, sends))
+                    for update, reason in rejected:
+                        issue = AmazonIssue(code=INVALID_CODE, message=reason, severity="ERROR")
+                        events.extend(await self.record(conn, Sent(update,
+                                                                   outcome=payloads.Outcome(False, [issue]))))
+                await outbox.write(conn, self.schema, events)
         if superseded or plan.feeds:
             log.info("listings_claimed", rows=len(rows), superseded=len(superseded), single=len(claim.singles),
-                     feeds=len(claim.feed_ids), feed_listings=sum(len(f.updates) for f in plan.feeds))
+                     feeds=len(claim.feeds), feed_listings=sum(len(f.updates) for f in plan.feeds),
+                     claim_s=round(claimed_s, 3), decide_s=round(decided_s, 3),
+                     store_s=round(time.monotonic() - started - claimed_s - decided_s, 3))
         return claim
+
+    async def record_superseded(self, superseded: list[Superseded]) -> None:
+        """Answer the requests a newer one made pointless (rows this sender still holds)."""
+        if not superseded:
+            return
+        async with self.pool.acquire() as conn, conn.transaction():
+            owned = await self._owned(conn, [s.request.event_id for s in superseded], "superseded", counts=False)
+            await outbox.write(conn, self.schema, self._record_superseded(
+                [s for s in superseded if s.request.event_id in owned]))
 
     async def _candidates(self, conn: asyncpg.Connection) -> list[Candidate]:
         """Listings with pending rows and nothing in flight: urgent first, then by their oldest row."""
@@ -284,10 +308,9 @@ class Sender:
             [k[0] for k in keys], [k[1] for k in keys], [k[2] for k in keys])
         return {(m["account_id"], m["marketplace_id"], m["sku"], m["field"]): m["requested_at"] for m in marks}
 
-    async def _store_feed(
-        self, conn: asyncpg.Connection, account_id: str, marketplace_id: str, updates: Sequence[PendingUpdate],
-    ) -> tuple[int | None, list[tuple[PendingUpdate, str]]]:
-        """Build the feed document and keep it with its message map; updates no message can carry are returned."""
+    def _build_feed(self, account_id: str, updates: Sequence[PendingUpdate],
+                    ) -> tuple[payloads.FeedDocument | None, list[tuple[PendingUpdate, str]]]:
+        """The feed document, and the updates no message can carry (with why)."""
         rejected: list[tuple[PendingUpdate, str]] = []
         carried: list[PendingUpdate] = []
         for update in updates:
@@ -300,19 +323,24 @@ class Sender:
         if not carried:
             return None, rejected
         seller = self.client.accounts[account_id].seller_id
-        built = payloads.feed_document(seller, carried, report_included=payloads.VERIFY_REPORT_INCLUDED)
+        return payloads.feed_document(seller, carried, report_included=payloads.VERIFY_REPORT_INCLUDED), rejected
+
+    async def _store_feed(self, conn: asyncpg.Connection, account_id: str, marketplace_id: str,
+                          built: payloads.FeedDocument, sends: dict[uuid.UUID, int]) -> StoredFeed:
+        """Keep the document with the request each message carries, and tie the rows to it."""
+        document = json.dumps(built.document, separators=(",", ":")).encode()
         messages = {str(i): {name: str(r.event_id) for name, r in u.fields.items()}
                     for i, u in built.updates_by_message.items()}
         feed_id = await conn.fetchval(
             "INSERT INTO listing_feeds (account_id, marketplace_id, claim, claimed_at, document, messages) "
             "VALUES ($1, $2, $3, now(), $4, $5::jsonb) RETURNING id",
-            account_id, marketplace_id, self.instance, json.dumps(built.document, separators=(",", ":")).encode(),
-            json.dumps(messages))
+            account_id, marketplace_id, self.instance, document, json.dumps(messages))
         ids = [(r.event_id, i) for i, u in built.updates_by_message.items() for r in u.requests]
         await conn.execute(
             "UPDATE pending_updates p SET feed_id = $1, message_id = u.m FROM unnest($2::uuid[], $3::int[]) AS u(r, m) "
             "WHERE p.request_id = u.r", feed_id, [r for r, _ in ids], [m for _, m in ids])
-        return feed_id, rejected
+        return StoredFeed(feed_id, account_id, marketplace_id, "new", None, document, built.updates_by_message,
+                          {r: sends.get(r, 0) for r, _ in ids})
 
     # ------------------------------------------------------------ keeping and taking back claims
 
@@ -352,10 +380,10 @@ class Sender:
             log.warning("feed_adopted", feed_id=feed_id)
             self._start_feed(feed_id)
 
-    def _start_feed(self, feed_id: int) -> None:
+    def _start_feed(self, feed_id: int, stored: StoredFeed | None = None) -> None:
         if feed_id in self._feed_tasks:
             return
-        task = asyncio.create_task(self.feeds.run(feed_id), name=f"listing-feed-{feed_id}")
+        task = asyncio.create_task(self.feeds.run(feed_id, stored), name=f"listing-feed-{feed_id}")
         self._feed_tasks[feed_id] = task
         task.add_done_callback(lambda _t: self._feed_tasks.pop(feed_id, None))
 
@@ -440,17 +468,17 @@ class Sender:
         return events
 
     async def _owned(self, conn: asyncpg.Connection, ids: Sequence[uuid.UUID], status: str,
-                     error: str | None = None) -> set[uuid.UUID]:
+                     error: str | None = None, *, counts: bool = True) -> set[uuid.UUID]:
         """Close this sender's in-flight rows with a status; returns the ids it still held.
 
         A row no longer held (its claim expired and another sender took it) is that sender's to
         answer, so no event is written for it here.
         """
         rows = await conn.fetch(
-            "UPDATE pending_updates SET status = $2, attempts = attempts + 1, last_error = coalesce($4, last_error), "
+            "UPDATE pending_updates SET status = $2, attempts = attempts + $5, last_error = coalesce($4, last_error), "
             "claim = NULL, claimed_at = NULL, updated_at = now() "
             "WHERE request_id = ANY($1::uuid[]) AND status = 'in_flight' AND claim = $3 RETURNING request_id",
-            list(ids), status, self.instance, error)
+            list(ids), status, self.instance, error, int(counts))
         return {r["request_id"] for r in rows}
 
     async def record(self, conn: asyncpg.Connection, sent: Sent) -> list[Event]:
@@ -468,33 +496,6 @@ class Sender:
         o = sent.outcome
         return [self.result(r, o.accepted, list(o.issues), o.submission_id)
                 for r in update.requests if r.event_id in owned]
-
-
-def not_applied(operation: str, attempts: int) -> dict[str, Any]:
-    return {"operation": operation, "code": NOT_APPLIED_CODE, "attempts": attempts,
-            "message": f"Amazon accepted the update {attempts} times but did not apply it"}
-
-
-async def record_sent_fields(conn: asyncpg.Connection, updates: Sequence[PendingUpdate]) -> None:
-    """Remember per listing field the newest request sent, so an older one arriving later is never sent."""
-    rows = [(*u.key, name, r.requested_at) for u in updates for name, r in u.fields.items()]
-    if not rows:
-        return
-    columns = list(zip(*rows, strict=True))
-    await conn.execute(
-        """
-        INSERT INTO sent_fields AS s (account_id, marketplace_id, sku, field, requested_at)
-        SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::timestamptz[])
-        ON CONFLICT (account_id, marketplace_id, sku, field)
-        DO UPDATE SET requested_at = greatest(s.requested_at, EXCLUDED.requested_at)
-        """, *[list(c) for c in columns])
-
-
-async def _set_status(conn: asyncpg.Connection, ids: list[uuid.UUID], status: str, *, sent: bool = True) -> None:
-    if ids:
-        await conn.execute(
-            "UPDATE pending_updates SET status = $2, attempts = attempts + $3, updated_at = now() "
-            "WHERE request_id = ANY($1::uuid[])", ids, status, int(sent))
 
 
 async def replay_failed(pool: asyncpg.Pool, account_id: str | None = None) -> int:
