@@ -23,6 +23,7 @@ from servicekit import db, http, metrics
 from servicekit.consumer import BatchProcessor, Handler, Subscription, prune_inbox
 from servicekit.logging import configure_logging, get_logger
 from servicekit.outbox import OutboxRelay
+from servicekit.partitioner import CachingPartitioner
 from servicekit.settings import ServiceSettings
 
 S = TypeVar("S", bound=ServiceSettings)
@@ -96,7 +97,7 @@ class Service(Generic[S]):
 
         self.producer = AIOKafkaProducer(
             bootstrap_servers=s.kafka_bootstrap_servers, acks="all", linger_ms=s.producer_linger_ms,
-            max_batch_size=256 * 1024, client_id=self.name,
+            max_batch_size=256 * 1024, client_id=self.name, partitioner=CachingPartitioner(),
         )
         await self.producer.start()
 
