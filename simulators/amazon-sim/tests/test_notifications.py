@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import json
 import socket
+import subprocess
+import sys
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from decimal import Decimal
@@ -259,3 +262,35 @@ def test_any_market_state_gives_a_schema_valid_notification(offers: list[MarketO
     landed = [Decimal(str(o["ListingPrice"]["Amount"])) + Decimal(str(o["Shipping"]["Amount"])) for o in inner["Offers"]]
     assert landed == sorted(landed)  # the top offers by landed price, cheapest first
     assert sum(n["OfferCount"] for n in inner["Summary"]["NumberOfOffers"]) == len(offers)
+
+
+async def test_module_with_a_local_sqs_server_delivers_there() -> None:
+    """`python -m amazon_sim --local-sqs-port P`: the whole system can run without AWS."""
+    port, sqs_port = free_port(), free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "amazon_sim", "--port", str(port), "--seed", "3",
+                             "--local-sqs-port", str(sqs_port)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None
+        line = await asyncio.wait_for(asyncio.to_thread(proc.stdout.readline), 60)
+        queue_url = line.split()[2]
+        base = f"http://127.0.0.1:{port}"
+        async with httpx.AsyncClient(base_url=base) as client:
+            for _ in range(200):
+                try:
+                    await client.get("/_sim/stats", timeout=0.5)
+                    break
+                except httpx.TransportError:
+                    await asyncio.sleep(0.05)
+            r = await client.put("/_sim/listings/A1SIMSELLER0001/LOCAL-1", json={"productType": "HOME", "attributes": {
+                "purchasable_offer": [{"marketplace_id": US, "currency": "USD",
+                                       "our_price": [{"schedule": [{"value_with_tax": "5.00"}]}]}],
+                "fulfillment_availability": [{"fulfillment_channel_code": "DEFAULT", "quantity": 1}]}})
+            assert r.status_code == 200, r.text
+        async with get_session().create_client("sqs", endpoint_url=f"http://127.0.0.1:{sqs_port}", **AWS) as sqs:
+            got = await sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=10)
+        [message] = got["Messages"]
+        doc = json.loads(message["Body"])
+        assert doc["NotificationType"] == "LISTINGS_ITEM_STATUS_CHANGE" and doc["Payload"]["Sku"] == "LOCAL-1"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)

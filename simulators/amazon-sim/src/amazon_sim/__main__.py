@@ -10,6 +10,7 @@ import uvicorn
 
 from amazon_sim.app import create_app
 from amazon_sim.config import SimConfig
+from amazon_sim.notifications import start_local_sqs
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -24,6 +25,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--push-url", help="POST every notification here (e.g. amazon-gateway's /notifications)")
     parser.add_argument("--sqs-queue-url", help="send every notification to this SQS queue")
     parser.add_argument("--sqs-endpoint-url", help="SQS endpoint of that queue (an SQS-compatible server)")
+    parser.add_argument("--local-sqs-port", type=int, help="start a local SQS-compatible server on this port with a "
+                        "queue for the notifications (its URL is printed), instead of --sqs-queue-url")
     args = parser.parse_args(argv)
     config = SimConfig.model_validate(json.loads(args.config.read_text())) if args.config else SimConfig()
     if args.seed is not None:
@@ -37,6 +40,12 @@ def main(argv: list[str] | None = None) -> None:
     for option in ("push_url", "sqs_queue_url", "sqs_endpoint_url"):
         if getattr(args, option):
             setattr(config.notifications, option, getattr(args, option))
+    if args.local_sqs_port:
+        _server, queue_url = start_local_sqs(args.host, args.local_sqs_port)
+        config.notifications.sqs_queue_url = queue_url
+        config.notifications.sqs_endpoint_url = f"http://{args.host}:{args.local_sqs_port}"
+        config.notifications.aws_access_key_id = config.notifications.aws_secret_access_key = "local"
+        print(f"notifications queue: {queue_url} (endpoint {config.notifications.sqs_endpoint_url})", flush=True)
     uvicorn.run(create_app(config), host=args.host, port=args.port, log_level="warning")
 
 

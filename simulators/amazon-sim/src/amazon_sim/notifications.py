@@ -265,3 +265,22 @@ def order_listener(hub: NotificationHub) -> Callable[[Any, str], None]:
         if hub.wants("ORDER_CHANGE"):
             hub.publish(order_change(order, change_type, order.updated))
     return on_change
+
+
+def start_local_sqs(host: str, port: int, queue_name: str = "sp-api-notifications") -> tuple[Any, str]:
+    """A local SQS-compatible server (moto's server mode) with one queue, for running the whole system
+    without AWS: the simulator sends notifications there and amazon-gateway reads them as from Amazon's
+    queue. Returns the server (stop() it) and the queue URL."""
+    from moto.server import ThreadedMotoServer  # loading moto takes a while: only when asked for
+
+
+    server = ThreadedMotoServer(ip_address=host, port=port, verbose=False)
+    server.start()
+    endpoint = f"http://{host}:{port}"
+
+    async def create() -> str:
+        async with get_session().create_client("sqs", region_name="us-east-1", endpoint_url=endpoint,
+                                               aws_access_key_id="local", aws_secret_access_key="local") as sqs:
+            return str((await sqs.create_queue(QueueName=queue_name))["QueueUrl"])
+
+    return server, asyncio.run(create())
