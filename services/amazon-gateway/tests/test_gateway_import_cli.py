@@ -35,11 +35,12 @@ def simulator(tmp_path: Path) -> Iterator[str]:
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     url = f"http://127.0.0.1:{port}"
     try:
-        for _ in range(200):
-            if infra.port_open("127.0.0.1", port):
-                break
+        deadline = time.monotonic() + 60
+        while not infra.port_open("127.0.0.1", port):
             if proc.poll() is not None:
-                raise RuntimeError(proc.stderr.read().decode() if proc.stderr else "simulator exited")
+                raise RuntimeError(f"simulator exited: {proc.stderr.read().decode() if proc.stderr else ''}")
+            if time.monotonic() > deadline:
+                raise TimeoutError("simulator not listening after 60 s")
             time.sleep(0.05)
         yield url
     finally:
