@@ -14,37 +14,38 @@ from servicekit import Tx
 ConfigSource = Callable[[], PricingConfig]
 
 _UPSERT_OFFERS = """
-INSERT INTO offers AS o (marketplace_id, asin, observed_at, snapshot)
-SELECT * FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::text[])
-ON CONFLICT (marketplace_id, asin) DO UPDATE SET observed_at = EXCLUDED.observed_at,
-    snapshot = EXCLUDED.snapshot
-WHERE o.observed_at <= EXCLUDED.observed_at
-RETURNING marketplace_id, asin
+WITH stored AS (
+    INSERT INTO offers AS o (marketplace_id, asin, observed_at, snapshot)
+    SELECT * FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::text[])
+    ON CONFLICT (marketplace_id, asin) DO UPDATE SET observed_at = EXCLUDED.observed_at,
+        snapshot = EXCLUDED.snapshot
+    WHERE o.observed_at <= EXCLUDED.observed_at
+    RETURNING marketplace_id, asin
+)
+SELECT l.account_id, l.marketplace_id, l.sku, l.asin FROM stored s
+JOIN listings l ON l.marketplace_id = s.marketplace_id AND l.asin = s.asin
 """
 
 
 async def on_offers(tx: Tx, events: list[OfferPriceObserved], config: ConfigSource) -> None:
     """Keep the newest offer set per ASIN (an older notification never overwrites a newer one)
-    and reprice every listing of each ASIN whose offers changed."""
+    and reprice every listing of each ASIN whose offers changed; storing the offer sets and
+    finding those listings is one round trip."""
     newest: dict[tuple[str, str], OfferPriceObserved] = {}
     for e in events:
         k = (e.marketplace_id, e.asin)
         if k not in newest or newest[k].observed_at <= e.observed_at:
             newest[k] = e
     batch = list(newest.values())
-    stored = await tx.conn.fetch(
+    rows = await tx.conn.fetch(
         _UPSERT_OFFERS, [e.marketplace_id for e in batch], [e.asin for e in batch],
         [e.observed_at for e in batch], [translate.snapshot_json(e) for e in batch])
-    fresh = {(r["marketplace_id"], r["asin"]) for r in stored}
-    if not fresh:
+    if not rows:
         return
-    rows = await tx.conn.fetch(
-        "SELECT l.account_id, l.marketplace_id, l.sku, l.asin FROM listings l "
-        "JOIN unnest($1::text[], $2::text[]) AS k(m, a) ON l.marketplace_id = k.m AND l.asin = k.a",
-        [k[0] for k in fresh], [k[1] for k in fresh])
     keys: list[ListingKey] = [(r["account_id"], r["marketplace_id"], r["sku"]) for r in rows]
     causes = {key: newest[(key[1], r["asin"])] for key, r in zip(keys, rows, strict=True)}
-    markets = {k: translate.market_of(newest[k]) for k in fresh}
+    markets = {(key[1], r["asin"]): translate.market_of(newest[(key[1], r["asin"])])
+               for key, r in zip(keys, rows, strict=True)}
     for event in await reprice(tx.conn, config(), keys, datetime.now(UTC), causes, markets):
         tx.emit(event)
 
