@@ -19,6 +19,7 @@ from aiobotocore.session import get_session
 from fastapi import FastAPI
 from moto.server import ThreadedMotoServer
 
+from amazon_gateway.domain import notifications as domain_notifications
 from amazon_gateway.notifications import sellers_of
 from amazon_sim import SimConfig, create_app
 from amazon_sim.market import MarketSettings
@@ -386,3 +387,53 @@ async def test_issues_notification_copies_read_the_listing_once_and_emit_once(
                                                                           for e in es))
     assert [(i.code, i.severity) for i in event.issues] == [("18155", "WARNING")]
     assert event.status == ["BUYABLE", "DISCOVERABLE"]  # a warning leaves the listing buyable
+
+
+async def test_issues_notification_whose_listing_read_fails_is_reported_kept_and_replayed(
+        gateway_factory: Any, kit: Any, sim_app: FastAPI, db: asyncpg.Connection) -> None:
+    gateway = await gateway_factory(amazon_max_attempts=2)
+    sim = gateway.sim
+    sku = kit.new_skus(1)[0]
+    await kit.seed_listing(sim, sku, price=9)
+    issue = {"code": "90220", "message": "'brand' is required but not supplied.", "severity": "ERROR"}
+    assert (await sim.put(f"/_sim/listings/{kit.SELLER}/{sku}/issues", json={"issues": [issue]})).status_code == 200
+    doc = [d for d in (await sim.get("/_sim/notifications", params={"type": "LISTINGS_ITEM_ISSUES_CHANGE"})).json()[
+        "notifications"] if d["Payload"]["Sku"] == sku][-1]
+    await sim.post("/_sim/faults", json={"error_rate": 1.0, "error_statuses": [500], "operations": ["getListingsItem"]})
+    [outcome] = await gateway.service.notifications.process([json.dumps(doc).encode()], "test")
+    assert outcome.outcome == "rejected" and outcome.code == "InternalFailure" and outcome.kept_id
+    [error] = await errors_where(gateway.bootstrap, lambda e: e.request_ref == f"notifications_rejected:{outcome.kept_id}")
+    assert error.operation == "getListingsItem" and error.attempts == 2 and error.account_id == kit.ACCOUNT_ID
+    assert secrets_absent(error.message, kit)
+    # Amazon answers again: the kept notification goes through on replay, once.
+    await sim.delete("/_sim/faults")
+    async with gateway_client(gateway) as client:
+        replayed = (await client.post("/notifications/replay", params={"code": "InternalFailure"})).json()
+    assert replayed["replayed"] >= 1
+    assert await db.fetchval("SELECT count(*) FROM amazon_gateway.notifications_rejected WHERE id = $1",
+                             outcome.kept_id) == 0
+    [event] = await listing_events(gateway.bootstrap, sku, lambda es: any(e.source == "issues_notification"
+                                                                          for e in es))
+    assert [(i.code, i.severity) for i in event.issues] == [("90220", "ERROR")]
+
+
+def secrets_absent(text: str, kit: Any) -> bool:
+    return kit.CLIENT_SECRET not in text and kit.REFRESH_TOKEN not in text and "Atza|" not in text
+
+
+async def test_a_notification_the_code_cannot_handle_is_kept_not_looped_on(
+        gateway_factory: Any, kit: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    gateway = await gateway_factory()
+    sim = gateway.sim
+    sku = kit.new_skus(1)[0]
+    await kit.seed_listing(sim, sku, price=9)
+    doc = [d for d in (await sim.get("/_sim/notifications", params={"type": "LISTINGS_ITEM_STATUS_CHANGE"})).json()[
+        "notifications"] if d["Payload"]["Sku"] == sku][-1]
+
+    def broken(*args: Any, **kwargs: Any) -> Any:
+        raise KeyError("a field nobody expected")
+
+    monkeypatch.setattr(domain_notifications, "listing_status_observed", broken)
+    [outcome] = await gateway.service.notifications.process([json.dumps(doc).encode()], "test")
+    assert outcome.outcome == "rejected" and outcome.code == "UnexpectedNotification"
+    assert "KeyError" in outcome.message and outcome.kept_id

@@ -37,6 +37,7 @@ from amazon_gateway.domain.notifications import (
     SellerAccount,
     Sellers,
 )
+from amazon_gateway.domain.retry import redact
 from amazon_gateway.sqs import QueueSettings, SqsReader
 from contracts import Event
 from contracts.events import CommunicationError
@@ -56,6 +57,7 @@ ORDER_CHANGES = Counter(
     ["service", "account_id"],
 )
 ISSUES_INCLUDED = "summaries,issues"
+UNEXPECTED = "UnexpectedNotification"
 
 
 @dataclass(slots=True)
@@ -68,7 +70,8 @@ class _Read:
     order: OrderChange | None = None
     issues: IssuesChange | None = None
     rejected: NotificationRejected | None = None
-    operation: str | None = None
+    operation: str | None = None  # the Amazon call that failed, when that is why it was rejected
+    attempts: int = 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,6 +127,11 @@ class NotificationProcessor:
                 raise domain.unsupported(notification)
         except NotificationRejected as exc:
             read.rejected = exc
+        except Exception as exc:  # a notification this code cannot handle is kept and reported, never looped on
+            log.exception("notification_unreadable")
+            kind = read.notification.notification_type if read.notification else None
+            read.rejected = NotificationRejected(UNEXPECTED, redact(f"{type(exc).__name__}: {exc}"),
+                                                 notification_type=kind)
         return read
 
     async def _complete_issues(self, read: _Read) -> None:
@@ -133,6 +141,7 @@ class NotificationProcessor:
         try:
             item = await self.client.get_listings_item(ref.account_id, ref.marketplace_id, ref.sku,
                                                        included_data=ISSUES_INCLUDED)
+            read.events.append(domain.listing_issues_observed(read.issues, item, self.producer))
         except AmazonCallFailed as exc:
             f = exc.fields
             read.rejected = NotificationRejected(
@@ -141,8 +150,13 @@ class NotificationProcessor:
                 notification_id=read.issues.notification.notification_id, account_id=ref.account_id,
                 marketplace_id=ref.marketplace_id)
             read.operation = str(f["operation"])
-            return
-        read.events.append(domain.listing_issues_observed(read.issues, item, self.producer))
+            read.attempts = int(f["attempts"])
+        except Exception as exc:  # an answer we cannot read: keep the notification for replay
+            read.rejected = NotificationRejected(
+                UNEXPECTED, redact(f"getListingsItem for the issues of {ref.sku}: {type(exc).__name__}: {exc}"),
+                notification_type=domain.LISTINGS_ITEM_ISSUES_CHANGE, account_id=ref.account_id,
+                marketplace_id=ref.marketplace_id)
+            read.operation = "getListingsItem"
 
     # ------------------------------------------------------------ recording
 
@@ -220,7 +234,7 @@ class NotificationProcessor:
             producer=self.producer, system="amazon", account_id=rejected.account_id,
             marketplace_id=rejected.marketplace_id, region=account.region if account else None,
             operation=read.operation or f"notification:{kind}", code=rejected.code,
-            message=rejected.message[:2000], attempts=1, request_ref=f"notifications_rejected:{kept_id}")
+            message=rejected.message[:2000], attempts=read.attempts, request_ref=f"notifications_rejected:{kept_id}")
 
     def _after_commit(self, reads: list[_Read], fresh: set[int], kept: dict[int, int]) -> list[Outcome]:
         outcomes = []
