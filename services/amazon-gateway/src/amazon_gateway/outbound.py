@@ -196,13 +196,9 @@ class Sender:
                     candidates, batch_size=self.batch_size, backlog_threshold=self.backlog_threshold,
                     linger_s=self.feed_linger_s, max_wait_s=self.feed_max_wait_s,
                     feeds_open=len(self._feed_tasks) < self.max_open_feeds)
-                rows = await self._lock_rows(conn, keys) if keys else []
+                rows = await self._take_rows(conn, keys) if keys else []
                 if not rows:
                     return Claim()
-                await conn.execute(
-                    "UPDATE pending_updates SET status = 'in_flight', claim = $2, claimed_at = now(), "
-                    "updated_at = now() WHERE request_id = ANY($1::uuid[])",
-                    [r["request_id"] for r in rows], self.instance)
                 sent_marks = await self._sent_marks(conn, {(r["account_id"], r["marketplace_id"], r["sku"])
                                                            for r in rows})
             claimed_s = time.monotonic() - started
@@ -269,9 +265,8 @@ class Sender:
         return [Candidate((r["account_id"], r["marketplace_id"], r["sku"]), r["urgent"], float(r["age_s"]),
                           float(r["quiet_s"])) for r in rows]
 
-    @staticmethod
-    async def _lock_rows(conn: asyncpg.Connection, keys: list[ListingKey]) -> list[asyncpg.Record]:
-        """The pending rows of those listings this transaction could lock (one listing, one owner).
+    async def _take_rows(self, conn: asyncpg.Connection, keys: list[ListingKey]) -> list[asyncpg.Record]:
+        """Mark in flight, for this sender, the pending rows of those listings it could lock; oldest first.
 
         The advisory lock keeps two replicas from claiming one listing at the same moment; the
         in-flight check runs after it, so it sees a claim another replica committed meanwhile.
@@ -283,19 +278,23 @@ class Sender:
         mine = [k for k, n in zip(keys, names, strict=True) if n in owned]
         if not mine:
             return []
-        return await conn.fetch(
+        rows = await conn.fetch(
             """
-            SELECT p.request_id, p.account_id, p.marketplace_id, p.sku, p.request, p.attempts
-            FROM pending_updates p
-            JOIN unnest($1::text[], $2::text[], $3::text[]) AS k(a, m, s)
-              ON p.account_id = k.a AND p.marketplace_id = k.m AND p.sku = k.s
-            WHERE p.status = 'pending' AND NOT EXISTS (
-                SELECT 1 FROM pending_updates f
-                WHERE f.status = 'in_flight' AND f.account_id = p.account_id
-                  AND f.marketplace_id = p.marketplace_id AND f.sku = p.sku)
-            ORDER BY p.seq
-            FOR UPDATE OF p SKIP LOCKED
-            """, [k[0] for k in mine], [k[1] for k in mine], [k[2] for k in mine])
+            UPDATE pending_updates t SET status = 'in_flight', claim = $4, claimed_at = now(), updated_at = now()
+            FROM (
+                SELECT p.request_id FROM pending_updates p
+                JOIN unnest($1::text[], $2::text[], $3::text[]) AS k(a, m, s)
+                  ON p.account_id = k.a AND p.marketplace_id = k.m AND p.sku = k.s
+                WHERE p.status = 'pending' AND NOT EXISTS (
+                    SELECT 1 FROM pending_updates f
+                    WHERE f.status = 'in_flight' AND f.account_id = p.account_id
+                      AND f.marketplace_id = p.marketplace_id AND f.sku = p.sku)
+                FOR UPDATE OF p SKIP LOCKED
+            ) AS c
+            WHERE t.request_id = c.request_id
+            RETURNING t.request_id, t.account_id, t.marketplace_id, t.sku, t.request, t.attempts, t.seq
+            """, [k[0] for k in mine], [k[1] for k in mine], [k[2] for k in mine], self.instance)
+        return sorted(rows, key=lambda r: r["seq"])
 
     @staticmethod
     async def _sent_marks(conn: asyncpg.Connection, keys: set[ListingKey]) -> dict[tuple[str, str, str, str], datetime]:
