@@ -12,7 +12,7 @@ import asyncpg
 from pydantic import Field
 
 from contracts import topics
-from repricer import api, handlers
+from repricer import api, handlers, translate
 from repricer.config import PricingConfig, load_config, registry
 from repricer.repricing import reprice
 from servicekit import Service, ServiceSettings
@@ -29,6 +29,9 @@ class Settings(ServiceSettings):
     reprice_interval_s: float = Field(
         default=3600, gt=0, description="Reprice every listing this often (rule dates begin and end)")
     reprice_chunk: int = Field(default=500, ge=1)
+    product_cache_size: int = Field(
+        default=translate.PRODUCTS_KEPT, ge=0,
+        description="Parsed products kept for repricing on offer changes (about 2.5 KB each)")
 
 
 class Repricer:
@@ -110,7 +113,9 @@ class Repricer:
 
 
 def build(settings: Settings | None = None) -> Service[Settings]:
-    service = Service(SERVICE, settings or Settings(), migrations=resources.files("repricer") / "migrations")
+    settings = settings or Settings()
+    translate.keep_products(settings.product_cache_size)
+    service = Service(SERVICE, settings, migrations=resources.files("repricer") / "migrations")
     repricer = Repricer(service)
     config = lambda: repricer.config  # noqa: E731 - handlers read the live configuration
     service.subscribe(topics.OFFERS, partial(handlers.on_offers, config=config))

@@ -65,15 +65,24 @@ ProductKey = tuple[str, str, Decimal, str, str]
 attributes as JSON text."""
 
 PRODUCTS_KEPT = 100_000
+"""About 2.5 KB each: 100,000 products parsed take about 250 MB."""
 
 
-@lru_cache(maxsize=PRODUCTS_KEPT)
-def stored_product(key: ProductKey) -> ProductPriceData:
-    """The pricing view of a stored product. Products change far less often than offers, so the
-    parsed view of the most recently priced ones is kept (the key holds every stored column the
-    view reads, so a changed product is a new key)."""
+def _parse_product(key: ProductKey) -> ProductPriceData:
     sku, currency, price, attributes, website_attributes = key
     return product_prices(sku, currency, price, json.loads(attributes), json.loads(website_attributes))
+
+
+stored_product = lru_cache(maxsize=PRODUCTS_KEPT)(_parse_product)
+"""The pricing view of a stored product. Products change far less often than offers, so the
+parsed view of the most recently priced ones is kept (the key holds every stored column the view
+reads, so a changed product is a new key)."""
+
+
+def keep_products(count: int) -> None:
+    """How many parsed products to keep (0: none); the ones kept so far are forgotten."""
+    global stored_product
+    stored_product = lru_cache(maxsize=count)(_parse_product)
 
 
 def product_row(e: ProductChanged) -> tuple[Any, ...]:

@@ -137,3 +137,20 @@ def test_price_history_survives_storage_and_keeps_a_day_of_changes() -> None:
     assert again.changes[1].at == NOW and len(again.changes) == 2
     assert again.live_price == usd("11.50")
     assert translate.history_from_json(None, None, None) == PriceHistory()
+
+
+def test_how_many_parsed_products_are_kept_is_a_setting() -> None:
+    from repricer.service import Settings, build
+
+    try:
+        build(Settings(product_cache_size=2))
+        assert translate.stored_product.cache_info().maxsize == 2
+        keys = [(f"SKU-{i}", "USD", Decimal(i + 1), "{}", "{}") for i in range(3)]
+        parsed = [translate.stored_product(k) for k in keys]
+        assert [p.prices["price"] for p in parsed] == [Decimal(1), Decimal(2), Decimal(3)]
+        assert translate.stored_product.cache_info().currsize == 2
+        translate.keep_products(0)
+        assert translate.stored_product(keys[0]) == parsed[0]
+        assert translate.stored_product.cache_info().currsize == 0
+    finally:
+        translate.keep_products(translate.PRODUCTS_KEPT)
