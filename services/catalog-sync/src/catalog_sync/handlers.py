@@ -3,9 +3,19 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable, Sequence
+from typing import Any
 
-from catalog_sync.domain import Listing, Target, apply_product
-from contracts.events import ListingChanged, ListingStatus, ProductChanged
+from catalog_sync.domain import Listing, Target, apply_amazon, apply_price, apply_product
+from contracts.events import (
+    AmazonListingObserved,
+    FieldChange,
+    ListingChanged,
+    ListingStatus,
+    PriceChanged,
+    ProductChanged,
+)
+from contracts.money import Money
 from servicekit import Tx
 
 SERVICE = "catalog-sync"
@@ -21,13 +31,62 @@ ON CONFLICT (store_code, sku) DO UPDATE SET
 """
 
 _UPSERT_LISTINGS = """
-INSERT INTO listings (account_id, marketplace_id, sku, product_sku, title, status, quantity, version)
-SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
-                     $7::int[], $8::int[])
+INSERT INTO listings (account_id, marketplace_id, sku, product_sku, title, status, quantity, version,
+                      asin, condition, price, currency, amazon_status)
+SELECT a, m, s, p, t, st, q, v, asin, c, pr, cur,
+       CASE WHEN ams IS NULL THEN NULL ELSE string_to_array(ams, E'\\x1f') END
+FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
+            $7::int[], $8::int[], $9::text[], $10::text[], $11::numeric[], $12::text[], $13::text[])
+     AS u(a, m, s, p, t, st, q, v, asin, c, pr, cur, ams)
 ON CONFLICT (account_id, marketplace_id, sku) DO UPDATE SET
     product_sku = EXCLUDED.product_sku, title = EXCLUDED.title, status = EXCLUDED.status,
-    quantity = EXCLUDED.quantity, version = EXCLUDED.version, updated_at = now()
+    quantity = EXCLUDED.quantity, version = EXCLUDED.version, asin = EXCLUDED.asin,
+    condition = EXCLUDED.condition, price = EXCLUDED.price, currency = EXCLUDED.currency,
+    amazon_status = EXCLUDED.amazon_status, updated_at = now()
 """
+_STATUS_SEPARATOR = "\x1f"
+
+
+def _listing(r: Any) -> Listing:
+    price = Money(amount=r["price"], currency=r["currency"]) if r["price"] is not None else None
+    return Listing(
+        account_id=r["account_id"], marketplace_id=r["marketplace_id"], sku=r["sku"],
+        product_sku=r["product_sku"], title=r["title"], status=ListingStatus(r["status"]),
+        quantity=r["quantity"], version=r["version"], asin=r["asin"], condition=r["condition"], price=price,
+        amazon_status=tuple(r["amazon_status"]) if r["amazon_status"] is not None else None,
+    )
+
+
+async def _store_listings(conn: Any, listings: Iterable[Listing]) -> None:
+    ls = list(listings)
+    if not ls:
+        return
+    await conn.execute(
+        _UPSERT_LISTINGS,
+        [x.account_id for x in ls], [x.marketplace_id for x in ls], [x.sku for x in ls],
+        [x.product_sku for x in ls], [x.title for x in ls], [x.status.value for x in ls],
+        [x.quantity for x in ls], [x.version for x in ls], [x.asin for x in ls], [x.condition for x in ls],
+        [x.price.amount if x.price else None for x in ls], [x.price.currency if x.price else None for x in ls],
+        [_STATUS_SEPARATOR.join(x.amazon_status) if x.amazon_status is not None else None for x in ls],
+    )
+
+
+def _changed(listing: Listing, changes: Sequence[FieldChange], cause: Any) -> ListingChanged:
+    return ListingChanged.new(
+        producer=SERVICE, caused_by=cause,
+        account_id=listing.account_id, marketplace_id=listing.marketplace_id, sku=listing.sku,
+        product_sku=listing.product_sku, asin=listing.asin, condition=listing.condition, status=listing.status,
+        quantity=listing.quantity, price=listing.price, version=listing.version, changes=list(changes),
+    )
+
+
+async def _locked_listings(conn: Any, keys: Sequence[tuple[str, str, str]]) -> dict[tuple[str, str, str], Listing]:
+    rows = await conn.fetch(
+        "SELECT * FROM listings WHERE (account_id, marketplace_id, sku) IN "
+        "(SELECT * FROM unnest($1::text[], $2::text[], $3::text[])) "
+        "ORDER BY account_id, marketplace_id, sku FOR UPDATE",
+        [k[0] for k in keys], [k[1] for k in keys], [k[2] for k in keys])
+    return {(r["account_id"], r["marketplace_id"], r["sku"]): _listing(r) for r in rows}
 
 
 async def on_products_changed(tx: Tx, events: list[ProductChanged], targets: list[Target]) -> None:
@@ -49,11 +108,7 @@ async def on_products_changed(tx: Tx, events: list[ProductChanged], targets: lis
     }
     skus = sorted({e.sku for e in events})
     listings: dict[tuple[str, str, str], Listing] = {
-        (r["account_id"], r["marketplace_id"], r["sku"]): Listing(
-            account_id=r["account_id"], marketplace_id=r["marketplace_id"], sku=r["sku"],
-            product_sku=r["product_sku"], title=r["title"], status=ListingStatus(r["status"]),
-            quantity=r["quantity"], version=r["version"],
-        )
+        (r["account_id"], r["marketplace_id"], r["sku"]): _listing(r)
         for r in await conn.fetch(
             "SELECT * FROM listings WHERE sku = ANY($1::text[]) ORDER BY account_id, marketplace_id, sku "
             "FOR UPDATE",
@@ -76,12 +131,7 @@ async def on_products_changed(tx: Tx, events: list[ProductChanged], targets: lis
                 continue
             listing, changes = outcome
             listings[lkey] = changed[lkey] = listing
-            tx.emit(ListingChanged.new(
-                producer=SERVICE, caused_by=event,
-                account_id=listing.account_id, marketplace_id=listing.marketplace_id,
-                sku=listing.sku, product_sku=listing.product_sku, status=listing.status,
-                quantity=listing.quantity, price=None, version=listing.version, changes=changes,
-            ))
+            tx.emit(_changed(listing, changes, event))
 
     if latest:
         p = list(latest.values())
@@ -92,11 +142,62 @@ async def on_products_changed(tx: Tx, events: list[ProductChanged], targets: lis
             [e.quantity for e in p], [json.dumps(e.attributes) for e in p],
             [e.updated_at for e in p],
         )
-    if changed:
-        ls = list(changed.values())
-        await conn.execute(
-            _UPSERT_LISTINGS,
-            [x.account_id for x in ls], [x.marketplace_id for x in ls], [x.sku for x in ls],
-            [x.product_sku for x in ls], [x.title for x in ls], [x.status.value for x in ls],
-            [x.quantity for x in ls], [x.version for x in ls],
-        )
+    await _store_listings(conn, changed.values())
+
+
+async def on_amazon_listings(tx: Tx, events: list[AmazonListingObserved]) -> None:
+    """Amazon reported listings (import, status or issues notifications): match them, update them.
+
+    A listing is matched to the Commerce product with its seller SKU, else to the one product whose
+    `amazon_asin` attribute holds its ASIN; an unmatched listing is New Third Party. One ListingChanged
+    per listing that changed, carrying its whole state.
+    """
+    conn = tx.conn
+    keys = sorted({(e.account_id, e.marketplace_id, e.sku) for e in events})
+    listings = await _locked_listings(conn, keys)
+    skus = sorted({e.sku for e in events})
+    asins = sorted({e.asin for e in events if e.asin})
+    by_sku: dict[str, str] = {}
+    by_asin: dict[str, list[tuple[str, str]]] = {}
+    for r in await conn.fetch(
+        "SELECT sku, name, attributes ->> 'amazon_asin' AS asin FROM products "
+        "WHERE sku = ANY($1::text[]) OR attributes ->> 'amazon_asin' = ANY($2::text[])", skus, asins,
+    ):
+        if r["sku"] in skus:
+            by_sku[r["sku"]] = r["name"]
+        if r["asin"]:
+            by_asin.setdefault(r["asin"], []).append((r["sku"], r["name"]))
+    changed: dict[tuple[str, str, str], Listing] = {}
+    for event in events:
+        key = (event.account_id, event.marketplace_id, event.sku)
+        product: tuple[str, str] | None = None
+        if event.sku in by_sku:
+            product = (event.sku, by_sku[event.sku])
+        elif event.asin and len(candidates := {c for c in by_asin.get(event.asin, [])}) == 1:
+            product = next(iter(candidates))
+        outcome = apply_amazon(listings.get(key), event, product[0] if product else None,
+                               product[1] if product else None)
+        if outcome is None:
+            continue
+        listing, changes = outcome
+        listings[key] = changed[key] = listing
+        if changes:
+            tx.emit(_changed(listing, changes, event))
+    await _store_listings(conn, changed.values())
+
+
+async def on_prices(tx: Tx, events: list[PriceChanged]) -> None:
+    """The repricer's newest price becomes the listing's price, so the listing's state carries it."""
+    conn = tx.conn
+    keys = sorted({(e.account_id, e.marketplace_id, e.sku) for e in events})
+    listings = await _locked_listings(conn, keys)
+    changed: dict[tuple[str, str, str], Listing] = {}
+    for event in events:
+        key = (event.account_id, event.marketplace_id, event.sku)
+        outcome = apply_price(listings.get(key), event)
+        if outcome is None:
+            continue
+        listing, changes = outcome
+        listings[key] = changed[key] = listing
+        tx.emit(_changed(listing, changes, event))
+    await _store_listings(conn, changed.values())

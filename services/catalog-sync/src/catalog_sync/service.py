@@ -1,4 +1,9 @@
-"""catalog-sync: Commerce products -> Amazon listings."""
+"""catalog-sync: Commerce products -> Amazon listings.
+
+It owns each listing's state: products make and change listings; what Amazon reports of them
+(listing import, status and issues notifications) matches them and moves their status; the
+repricer's PriceChanged sets their price. Every change goes out as a ListingChanged.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +14,7 @@ from fastapi import APIRouter, HTTPException
 from pydantic import Field
 
 from catalog_sync.domain import Target
-from catalog_sync.handlers import SERVICE, on_products_changed
+from catalog_sync.handlers import SERVICE, on_amazon_listings, on_prices, on_products_changed
 from contracts import topics
 from servicekit import Service, ServiceSettings
 
@@ -27,6 +32,8 @@ def build(settings: CatalogSyncSettings | None = None) -> Service[CatalogSyncSet
     targets = Target.parse_many(settings.catalog_sync_targets)
     service = Service(SERVICE, settings, migrations=resources.files("catalog_sync") / "migrations")
     service.subscribe(topics.PRODUCTS, partial(on_products_changed, targets=targets))
+    service.subscribe(topics.AMAZON_LISTINGS, on_amazon_listings)
+    service.subscribe(topics.PRICES, on_prices)
 
     router = APIRouter(tags=["listings"])
 
