@@ -37,13 +37,26 @@ def test_up_starts_everything_seeds_the_store_and_down_stops_it(topics_created, 
         pids = [int(p.read_text()) for p in (tmp_path / "pids").glob("*.pid")]
         assert len(pids) == len(SERVICES) + 1  # and the SP-API simulator
 
-        # the whole way: product -> listing -> repricer (demo pricing: floor price + 5 %) ->
-        # amazon-gateway -> the simulator's listing
+        # the whole way round: product -> catalog-sync; the simulator's market -> notifications pushed to
+        # amazon-gateway -> OfferPriceObserved; the listing import -> the listing's ASIN; the repricer (demo
+        # pricing: follow the Buy Box, floor price + 5 %) -> amazon-gateway -> the simulator's listing
         sim = f"http://127.0.0.1:{8110 + offset}/_sim/listings/A1DEMOSELLER/24-MB01"
-        deadline = time.monotonic() + 60
-        while Decimal(httpx.get(sim, timeout=5).json()["prices"].get("ATVPDKIKX0DER") or 0) != Decimal("35.70"):
-            assert time.monotonic() < deadline, "the simulator never got the repriced price"
+        decided = f"http://127.0.0.1:{SERVICES['repricer'][1] + offset}/prices/demo-seller/ATVPDKIKX0DER/24-MB01"
+        deadline = time.monotonic() + 90
+        while True:
+            assert time.monotonic() < deadline, "no competitor-based price reached the simulator"
+            price = Decimal(httpx.get(sim, timeout=5).json()["prices"].get("ATVPDKIKX0DER") or 0)
+            decision = httpx.get(decided, timeout=5)
+            if price >= Decimal("35.70") and decision.status_code == 200 and decision.json()["decision"]["competitor"]:
+                break
             time.sleep(0.5)
+        assert decision.json()["decision"]["floor"]["amount"] == "35.70"
+        gateway = f"http://127.0.0.1:{SERVICES['amazon-gateway'][1] + offset}"
+        while (imported := httpx.get(f"{gateway}/import/listings", params={"account_id": "demo-seller"},
+                                     timeout=5).json())[0]["status"] != "done":
+            assert time.monotonic() < deadline, imported
+            time.sleep(0.5)
+        assert [(p["marketplace_id"], p["imported"]) for p in imported] == [("ATVPDKIKX0DER", 44)]
         assert all((tmp_path / "logs" / f"{name}.log").exists() for name in SERVICES)
     finally:
         down = devstack("down", env=env)

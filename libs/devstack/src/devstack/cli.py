@@ -72,8 +72,14 @@ def up(seed: bool) -> int:
         simulator_url = f"http://127.0.0.1:{sim_port}"
         config = RUN_DIR / "amazon-sim.json"
         config.write_text(json.dumps(demo.simulator_config()))
+        # A market of generated competitors on every demo listing, its notifications pushed to the gateway
+        # as Amazon would deliver them through SQS.
+        gateway_url = f"http://127.0.0.1:{SERVICES['amazon-gateway'][1] + PORT_OFFSET}"
         sim = ProcessSpec("amazon-sim", [sys.executable, "-m", "amazon_sim", "--port", str(sim_port),
-                                         "--config", str(config)], ready_url=f"{simulator_url}/_sim/faults")
+                                         "--config", str(config), "--market-asins", str(demo.MARKET_ASINS),
+                                         "--market-tick", str(demo.MARKET_TICK_S),
+                                         "--push-url", f"{gateway_url}/notifications"],
+                          ready_url=f"{simulator_url}/_sim/faults")
         started.append((sim, sup.start(sim)))
         gateway_env = {"AMAZON_API_BASE_URL": simulator_url, "AMAZON_LWA_URL": f"{simulator_url}/auth/o2/token",
                        "AMAZON_ACCOUNTS": json.dumps(demo.gateway_accounts())}
@@ -97,13 +103,18 @@ def up(seed: bool) -> int:
     print(f"\nlogs        {sup.log_dir}/<name>.log")
     if seed:
         if simulator_url:
-            print(f"amazon      {demo.seed_simulator(simulator_url)} demo listings on the simulator")
+            print(f"amazon      {demo.seed_simulator(simulator_url)} demo listings on the simulator, each with "
+                  f"a market of competitors moving every {demo.MARKET_TICK_S:g} s")
         if demo.DEMO_PRICING.exists():
             docs = demo.apply_demo_pricing(f"http://127.0.0.1:{SERVICES['repricer'][1] + PORT_OFFSET}")
             print(f"pricing     {docs} resources from {demo.DEMO_PRICING} applied to the repricer")
         n = asyncio.run(demo.seed(bootstrap))
         print(f"demo store  {n} Luma sample products published; listings appear at "
               f"http://127.0.0.1:{SERVICES['reporting'][1] + PORT_OFFSET}/listings")
+        if simulator_url:
+            queued = demo.start_listing_import(f"http://127.0.0.1:{SERVICES['amazon-gateway'][1] + PORT_OFFSET}")
+            print(f"import      the demo seller's Amazon listings ({', '.join(queued)}) imported by amazon-gateway, "
+                  "so catalog-sync learns their ASINs and the repricer follows their markets")
     print("stop with   make down")
     return 0
 

@@ -74,6 +74,11 @@ DEMO_CLIENT_SECRET = "demo-client-secret"
 DEMO_REFRESH_TOKEN = "Atzr|demo-refresh-token"
 
 
+# Every demo listing gets a market; competitors move at most this often.
+MARKET_ASINS = 44
+MARKET_TICK_S = 5.0
+
+
 def simulator_config() -> dict[str, object]:
     return {"accounts": [{"client_id": DEMO_CLIENT_ID, "client_secret": DEMO_CLIENT_SECRET,
                           "refresh_token": DEMO_REFRESH_TOKEN, "seller_id": DEMO_SELLER,
@@ -105,3 +110,13 @@ def seed_simulator(simulator_url: str) -> int:
             response.raise_for_status()
             n += 1
     return n
+
+
+def start_listing_import(gateway_url: str, account_id: str = "demo-seller") -> list[str]:
+    """Ask amazon-gateway to import the demo seller's listings; returns the marketplaces queued."""
+    import httpx
+
+    response = httpx.post(f"{gateway_url}/import/listings", params={"account_id": account_id}, timeout=10)
+    response.raise_for_status()
+    queued: list[str] = response.json()["queued"]
+    return queued
