@@ -66,6 +66,8 @@ UNEXPECTED_CODE = "UnexpectedResponse"
 INVALID_CODE = "InvalidRequest"
 LOCK_SPACE = "amazon-gateway.listing"
 
+SentMarks = dict[tuple[str, str, str, str], datetime]
+
 # ---------------------------------------------------------------- consuming
 
 
@@ -103,6 +105,22 @@ class Claim:
     feeds: list[StoredFeed] = field(default_factory=list)
     superseded: list[Superseded] = field(default_factory=list)
     rows: int = 0
+    taken: set[uuid.UUID] = field(default_factory=set)
+
+
+def coalesce(requests: Sequence[ListingUpdateRequested], sent: dict[tuple[str, str, str, str], datetime],
+             ) -> tuple[list[PendingUpdate], list[Superseded]]:
+    """Per listing, the newest request per field not older than what was already sent; and what that supersedes."""
+    coalescer = ListingUpdateCoalescer()
+    superseded = coalescer.add_all(requests)
+    updates: list[PendingUpdate] = []
+    for drained in coalescer.drain():
+        update, dropped = drop_stale_fields(drained, sent)
+        superseded.extend(dropped)
+        if update is not None:
+            updates.append(update)
+            superseded.extend(update.superseded)
+    return updates, superseded
 
 
 def drop_stale_fields(
@@ -145,6 +163,7 @@ class Sender:
         self.feeds = FeedRunner(self, poll_s=feed_poll_s, poll_max_s=feed_poll_max_s)
         self._slots = asyncio.Semaphore(concurrency)
         self._feed_tasks: dict[int, asyncio.Task[None]] = {}
+        self._active: set[uuid.UUID] = set()  # rows this sender is working on: only their claims are renewed
 
     async def run(self) -> None:
         """Send for the service's lifetime; nothing Amazon answers stops it."""
@@ -169,12 +188,15 @@ class Sender:
     async def send_once(self) -> int:
         """Claim, call Amazon for the single calls (feeds run on their own), record; returns the rows handled."""
         claim = await self.claim()
-        for feed in claim.feeds:
-            self._start_feed(feed.id, feed)
-        await self.record_superseded(claim.superseded)
-        if claim.singles:
-            results = await asyncio.gather(*(self._send(u) for u in claim.singles))
-            await self._record_all(results)
+        try:
+            for feed in claim.feeds:
+                self._start_feed(feed.id, feed)
+            await self.record_superseded(claim.superseded)
+            if claim.singles:
+                results = await asyncio.gather(*(self._send(u) for u in claim.singles))
+                await self._record_all(results)
+        finally:
+            self._active.difference_update(claim.taken)
         return claim.rows
 
     # ------------------------------------------------------------ claiming
@@ -203,33 +225,38 @@ class Sender:
                                                            for r in rows})
             claimed_s = time.monotonic() - started
             sends = {r["request_id"]: r["attempts"] for r in rows}
-            requests = [decode(r["request"], {"ListingUpdateRequested"}) for r in rows]
-            coalescer = ListingUpdateCoalescer()
-            superseded = coalescer.add_all(requests)  # type: ignore[arg-type]
-            updates: list[PendingUpdate] = []
-            for drained in coalescer.drain():
-                update, dropped = drop_stale_fields(drained, sent_marks)
-                superseded.extend(dropped)
-                if update is not None:
-                    updates.append(update)
-                    superseded.extend(update.superseded)
-            known = [u for u in updates if u.account_id in self.client.accounts]
-            unknown = [u for u in updates if u.account_id not in self.client.accounts]  # they fail as single calls
-            plan = plan_calls(known, self.backlog_threshold, feed_messages=self.feed_messages)
-            claim = Claim(singles=[c.update for c in plan.calls] + unknown, rows=len(rows), superseded=superseded)
-            built = [self._build_feed(f.account_id, f.updates) for f in plan.feeds]
-            decided_s = time.monotonic() - started - claimed_s
-            async with conn.transaction():
-                events: list[Event] = []
-                for feed, (document, rejected) in zip(plan.feeds, built, strict=True):
-                    if document is not None:
-                        claim.feeds.append(await self._store_feed(conn, feed.account_id, feed.marketplace_id,
-                                                                  document, sends))
-                    for update, reason in rejected:
-                        issue = AmazonIssue(code=INVALID_CODE, message=reason, severity="ERROR")
-                        events.extend(await self.record(conn, Sent(update,
-                                                                   outcome=payloads.Outcome(False, [issue]))))
-                await outbox.write(conn, self.schema, events)
+            self._active.update(sends)
+            try:
+                return await self._decide_and_store(conn, rows, sent_marks, sends, started, claimed_s)
+            except BaseException:
+                self._active.difference_update(sends)
+                raise
+
+    async def _decide_and_store(
+        self, conn: asyncpg.Connection, rows: list[asyncpg.Record], sent_marks: SentMarks,
+        sends: dict[uuid.UUID, int], started: float, claimed_s: float,
+    ) -> Claim:
+        """Coalesce and plan with no transaction open, then store the feeds and answer what no message can carry."""
+        requests = [decode(r["request"], {"ListingUpdateRequested"}) for r in rows]
+        updates, superseded = coalesce(requests, sent_marks)  # type: ignore[arg-type]
+        known = [u for u in updates if u.account_id in self.client.accounts]
+        unknown = [u for u in updates if u.account_id not in self.client.accounts]  # they fail as single calls
+        plan = plan_calls(known, self.backlog_threshold, feed_messages=self.feed_messages)
+        claim = Claim(singles=[c.update for c in plan.calls] + unknown, rows=len(rows), superseded=superseded,
+                      taken=set(sends))
+        built = [self._build_feed(f.account_id, f.updates) for f in plan.feeds]
+        decided_s = time.monotonic() - started - claimed_s
+        async with conn.transaction():
+            events: list[Event] = []
+            for feed, (document, rejected) in zip(plan.feeds, built, strict=True):
+                if document is not None:
+                    claim.feeds.append(await self._store_feed(conn, feed.account_id, feed.marketplace_id,
+                                                              document, sends))
+                for update, reason in rejected:
+                    issue = AmazonIssue(code=INVALID_CODE, message=reason, severity="ERROR")
+                    events.extend(await self.record(conn, Sent(update,
+                                                               outcome=payloads.Outcome(False, [issue]))))
+            await outbox.write(conn, self.schema, events)
         if superseded or plan.feeds:
             log.info("listings_claimed", rows=len(rows), superseded=len(superseded), single=len(claim.singles),
                      feeds=len(claim.feeds), feed_listings=sum(len(f.updates) for f in plan.feeds),
@@ -357,11 +384,13 @@ class Sender:
     async def keep_claims(self) -> None:
         async with self.pool.acquire() as conn, conn.transaction():
             await conn.execute(
-                "UPDATE pending_updates SET claimed_at = now() WHERE claim = $1 AND status = 'in_flight'",
-                self.instance)
+                "UPDATE pending_updates SET claimed_at = now() "
+                "WHERE request_id = ANY($2::uuid[]) AND claim = $1 AND status = 'in_flight'",
+                self.instance, list(self._active))
             await conn.execute(
-                "UPDATE listing_feeds SET claimed_at = now() WHERE claim = $1 AND status IN ('new', 'submitted')",
-                self.instance)
+                "UPDATE listing_feeds SET claimed_at = now() "
+                "WHERE id = ANY($2::bigint[]) AND claim = $1 AND status IN ('new', 'submitted')",
+                self.instance, list(self._feed_tasks))
             expired = f"now() - make_interval(secs => {float(self.lease_s)})"
             back = await conn.execute(
                 "UPDATE pending_updates SET status = 'pending', claim = NULL, claimed_at = NULL, updated_at = now() "
