@@ -23,7 +23,7 @@ def test_young_collections_are_rarer_and_startup_objects_frozen(restored_gc) -> 
     gc.unfreeze()
     _, gen1, gen2 = gc.get_threshold()
     tune_gc(ServiceSettings().gc_gen0_threshold)
-    assert gc.get_threshold() == (50_000, gen1, gen2)
+    assert gc.get_threshold() == (200_000, gen1, gen2)
     assert gc.get_freeze_count() > 0
 
 

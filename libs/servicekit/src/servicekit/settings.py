@@ -32,4 +32,4 @@ class ServiceSettings(BaseSettings):
     # A batch of a thousand events allocates far more than Python's default 700 objects between
     # young collections, and every third-generation pass walks the whole heap of imported code;
     # 0 keeps Python's default thresholds.
-    gc_gen0_threshold: int = Field(default=50_000, ge=0)
+    gc_gen0_threshold: int = Field(default=200_000, ge=0)
