@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from amazon_gateway.client import SpApiClient
 from contracts import decode, topics
 from contracts.events import CommunicationError, OrderPlaced, OrderStatusChanged
 from devstack.testing import eventually, read_topic
@@ -195,3 +196,22 @@ async def test_an_unreadable_order_is_reported_and_the_others_still_arrive(gatew
     await poll_now(gateway, acct)
     events = await orders_events(gateway, acct, lambda es: len(es) >= 2)
     assert sorted(e.amazon_order_id for e in events) == sorted([broken["AmazonOrderId"], fine["AmazonOrderId"]])
+
+
+async def test_get_orders_keeps_to_its_published_rate(sim_http: Any, kit: Any) -> None:
+    """Twenty calls at once (the burst), then one a minute: the client waits rather than being throttled."""
+    await sim_http.post("/_sim/ratelimits", json={"enabled": False})  # the simulator's clock does not move here
+    now = [1000.0]
+    waits: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        waits.append(seconds)
+        now[0] += max(seconds, 0.001)  # like a real sleep, never shorter than a tick
+
+    client = SpApiClient({kit.ACCOUNT_ID: kit.gateway_account()}, http=sim_http, api_base_url=kit.SIM_BASE,
+                         lwa_url=f"{kit.SIM_BASE}/auth/o2/token", clock=lambda: now[0], sleep=sleep)
+    for _ in range(23):
+        page = await client.get_orders(kit.ACCOUNT_ID, kit.US, last_updated_after="2020-01-01T00:00:00Z")
+        assert page["Orders"] == []
+    assert now[0] - 1000.0 == pytest.approx(3 / 0.0167, rel=0.01)  # three calls beyond the burst of 20
+    assert sum(1 for w in waits if w > 1) == 3
