@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from typing import NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -53,8 +54,9 @@ class CompetitorPrice(BaseModel):
     reason: str
 
 
-@dataclass(frozen=True)
-class _Candidate:
+class _Candidate(NamedTuple):
+    """A competitor offer as one rule weighs it; a tuple, as a rule builds one per offer."""
+
     offer: Offer
     condition: ItemCondition
     price: Decimal
