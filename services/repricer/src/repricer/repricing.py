@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 import asyncpg
@@ -91,7 +92,7 @@ async def reprice(
         market: MarketSnapshot | None = (
             markets.get((key[1], row["asin"])) if markets is not None else translate.market_from_json(row["snapshot"]))
         history = translate.history_from_json(row["live_price"], row["live_currency"], row["history"])
-        ours = OurListing(seller_id=settings.seller_id, condition=translate.our_condition(row["condition"]))
+        ours = _our_listing(settings.seller_id, row["condition"])
         try:
             rules = config.matching_rules(key[0], key[1], product, product_key, now)
             decision = decide(product, settings, rules, ours, now, market=market, rates=config.rates,
@@ -126,6 +127,12 @@ async def reprice(
     if writes:
         await conn.execute(_WRITE, *[list(col) for col in zip(*writes, strict=True)])
     return events
+
+
+@lru_cache(maxsize=1024)
+def _our_listing(seller_id: str, condition: str | None) -> OurListing:
+    """A handful of sellers and conditions make every listing's view of itself; built once each."""
+    return OurListing(seller_id=seller_id, condition=translate.our_condition(condition))
 
 
 def _landed(price: Money, ours: OurListing, market: MarketSnapshot | None) -> Money:
