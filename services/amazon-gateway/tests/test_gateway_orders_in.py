@@ -127,6 +127,29 @@ async def test_many_orders_are_read_over_many_pages(gateway_factory: Any, kit: A
     assert stats["getOrderItems"]["200"] == 45  # items only for orders new to us
 
 
+async def test_with_injected_faults_each_order_is_still_placed_once(gateway_factory: Any, kit: Any) -> None:
+    gateway, acct = await start(gateway_factory, kit, order_page_size=5, amazon_max_attempts=10)
+    # retries spend getOrders' burst of 20 quickly: this seller has a higher plan, which the client adopts
+    await gateway.sim.post("/_sim/ratelimits", json={"overrides": {"getOrderItems": {"rate": 50, "burst": 30},
+                                                                   "getOrders": {"rate": 20, "burst": 20}}})
+    await gateway.sim.post("/_sim/faults", json={"seed": 4, "error_rate": 0.2, "malformed_rate": 0.1})
+    sku = kit.new_skus(1)[0]
+    await kit.seed_listing(gateway.sim, sku)
+    ids = [(await place(gateway, kit, [sku]))["AmazonOrderId"] for _ in range(12)]
+    for _ in range(3):
+        await poll_now(gateway, acct)
+    for order_id in ids[:4]:
+        await gateway.sim.post(f"/_sim/orders/{order_id}/status", json={"orderStatus": "Shipped"})
+    for _ in range(2):
+        await poll_now(gateway, acct)
+    events = await orders_events(gateway, acct, lambda es: len(es) >= 16)
+    placed, changes = counts(events)
+    assert placed == {i: 1 for i in ids}
+    assert sorted(changes) == sorted((i, "Unshipped", "Shipped") for i in ids[:4])
+    faults = (await gateway.sim.get("/_sim/stats")).json()["faults"]
+    assert faults["errors"] > 0 and faults["malformed"] > 0
+
+
 async def test_buyer_data_only_with_the_pii_role(gateway_factory: Any, kit: Any) -> None:
     gateway, acct = await start(gateway_factory, kit, pii=True)
     sku = kit.new_skus(1)[0]
