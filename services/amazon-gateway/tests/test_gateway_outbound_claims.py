@@ -14,7 +14,7 @@ import pytest
 
 from contracts import decode, encode, topics
 from contracts.events import ListingUpdateResult
-from devstack.testing import publish, read_topic
+from devstack.testing import eventually, publish, read_topic
 
 pytestmark = pytest.mark.integration
 
@@ -60,15 +60,16 @@ async def test_no_transaction_is_open_while_amazon_is_slow(gateway_factory: Any,
 
 async def test_rows_left_in_flight_by_a_dead_sender_are_sent_and_newest_still_wins(gateway_factory: Any,
                                                                                     kit: Any) -> None:
-    gateway = await gateway_factory(sender_lease_s=1.0)
+    gateway = await gateway_factory(sender_lease_s=3.0)
     schema = gateway.service.schema
     stale_sku, lone_sku = kit.new_skus(2)
     for sku in (stale_sku, lone_sku):
         await kit.seed_listing(gateway.sim, sku)
     older = kit.price_request(stale_sku, "40.00", 1)
     lone = kit.price_request(lone_sku, "41.00", 1)
-    dead = uuid.uuid4()
-    for request in (older, lone):  # as a sender that was killed mid-call leaves them
+    dead = uuid.uuid4()  # a sender killed mid-call: its lease was renewed just now, never again
+    await gateway.db.execute(f"INSERT INTO {schema}.sender_leases (claim) VALUES ($1)", dead)
+    for request in (older, lone):
         await gateway.db.execute(
             f"INSERT INTO {schema}.pending_updates (request_id, account_id, marketplace_id, sku, requested_at, "
             "request, status, claim, claimed_at) VALUES ($1, $2, $3, $4, $5, $6, 'in_flight', $7, now())",
@@ -76,6 +77,8 @@ async def test_rows_left_in_flight_by_a_dead_sender_are_sent_and_newest_still_wi
             encode(request), dead)
     newer = kit.price_request(stale_sku, "42.00", 2)
     await publish(gateway.bootstrap, [newer])
+    await eventually(lambda: _status_is(gateway, newer.event_id, "pending"), timeout=10, what="newer stored")
+    assert await gateway.status_of(older.event_id) == "in_flight"  # the listing waits for the dead claim
 
     results = {r.request_event_id: r for r in await results_for(
         gateway.bootstrap, {str(older.event_id), str(newer.event_id), str(lone.event_id)})}
@@ -86,3 +89,7 @@ async def test_rows_left_in_flight_by_a_dead_sender_are_sent_and_newest_still_wi
     assert (await kit.listing_state(gateway.sim, lone_sku))["prices"] == {kit.US: "41.00"}
     stats = (await gateway.sim.get("/_sim/stats")).json()
     assert stats["operations"]["patchListingsItem"]["200"] == 2  # the older price was never sent
+
+
+async def _status_is(gateway: Any, request_id: uuid.UUID, status: str) -> bool:
+    return await gateway.status_of(request_id) == status

@@ -11,9 +11,11 @@ database connection waits on Amazon:
 3. record, in a second short transaction: the rows' status, what was sent per field, and the events.
 
 While a listing has a row in flight nothing else of it is claimed, so an older value never lands
-after a newer one, even across replicas. A sender renews its claims while it works; claims not
-renewed within the lease (the sender died) are taken back: single calls go back to pending and are
-sent again (a price sent twice is the same price), feeds are adopted and polled where they were.
+after a newer one, even across replicas. Each sender holds a lease (`sender_leases`, one row it
+renews every third of `lease_s`) and claims only while it holds it; rows and feeds claimed by a
+sender whose lease ran out (it died) are taken back: single calls go back to pending and are sent
+again (a price sent twice is the same price), feeds are adopted and polled where they were. Rows a
+live sender could not finish (its database calls failed) it puts back to pending itself.
 
 Every request gets exactly one answer: a ListingUpdateResult (accepted, rejected with Amazon's
 issues, or rejected as superseded with an INFO issue coded `Superseded` when a newer request for
@@ -163,10 +165,12 @@ class Sender:
         self.feeds = FeedRunner(self, poll_s=feed_poll_s, poll_max_s=feed_poll_max_s)
         self._slots = asyncio.Semaphore(concurrency)
         self._feed_tasks: dict[int, asyncio.Task[None]] = {}
-        self._active: set[uuid.UUID] = set()  # rows this sender is working on: only their claims are renewed
+        self._orphans: set[uuid.UUID] = set()  # rows claimed by a batch that failed: back to pending when possible
+        self._renewed_at: float | None = None
 
     async def run(self) -> None:
         """Send for the service's lifetime; nothing Amazon answers stops it."""
+        await self._keep_until_leased()
         keeper = asyncio.create_task(self._keep_claims(), name="listing-sender-claims")
         try:
             while True:
@@ -187,6 +191,8 @@ class Sender:
 
     async def send_once(self) -> int:
         """Claim, call Amazon for the single calls (feeds run on their own), record; returns the rows handled."""
+        if not self.leased:
+            return 0
         claim = await self.claim()
         try:
             for feed in claim.feeds:
@@ -195,8 +201,9 @@ class Sender:
             if claim.singles:
                 results = await asyncio.gather(*(self._send(u) for u in claim.singles))
                 await self._record_all(results)
-        finally:
-            self._active.difference_update(claim.taken)
+        except Exception:
+            self._orphans.update(claim.taken)
+            raise
         return claim.rows
 
     # ------------------------------------------------------------ claiming
@@ -205,8 +212,8 @@ class Sender:
         """Step 1: take listings and mark their rows in flight, decide, then store feeds; two short transactions.
 
         Deciding (decoding, coalescing, building feed documents) runs between them with no
-        transaction open. A crash in between leaves rows in flight under a claim nobody renews:
-        they go back to pending after the lease and are decided again.
+        transaction open. A failure in between leaves the rows to be put back to pending (or, if
+        the process died, taken back once its lease runs out) and decided again.
         """
         started = time.monotonic()
         async with self.pool.acquire() as conn:
@@ -225,11 +232,10 @@ class Sender:
                                                            for r in rows})
             claimed_s = time.monotonic() - started
             sends = {r["request_id"]: r["attempts"] for r in rows}
-            self._active.update(sends)
             try:
                 return await self._decide_and_store(conn, rows, sent_marks, sends, started, claimed_s)
-            except BaseException:
-                self._active.difference_update(sends)
+            except Exception:
+                self._orphans.update(sends)
                 raise
 
     async def _decide_and_store(
@@ -370,38 +376,54 @@ class Sender:
 
     # ------------------------------------------------------------ keeping and taking back claims
 
+    @property
+    def leased(self) -> bool:
+        """Whether this sender's lease is surely alive: renewed within half of it."""
+        return self._renewed_at is not None and time.monotonic() - self._renewed_at < self.lease_s / 2
+
+    async def _keep_until_leased(self) -> None:
+        while not self.leased:
+            try:
+                await self.keep_claims()
+            except Exception as exc:
+                log.warning("claim_upkeep_failed", error=repr(exc))
+                await asyncio.sleep(min(self.lease_s / 3, 5.0))
+
     async def _keep_claims(self) -> None:
-        """Renew this sender's claims and take back those whose sender stopped renewing them."""
+        """Renew the lease and take back what senders whose lease ran out left behind."""
         while True:
+            await asyncio.sleep(self.lease_s / 3)
             try:
                 await self.keep_claims()
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
                 log.warning("claim_upkeep_failed", error=repr(exc))
-            await asyncio.sleep(self.lease_s / 3)
 
     async def keep_claims(self) -> None:
-        async with self.pool.acquire() as conn, conn.transaction():
+        renewing = time.monotonic()
+        lease = f"make_interval(secs => {float(self.lease_s)})"
+        dead = ("NOT EXISTS (SELECT 1 FROM sender_leases l WHERE l.claim = {t}.claim "
+                f"AND l.renewed_at > now() - {lease})")
+        async with self.pool.acquire() as conn:
             await conn.execute(
-                "UPDATE pending_updates SET claimed_at = now() "
-                "WHERE request_id = ANY($2::uuid[]) AND claim = $1 AND status = 'in_flight'",
-                self.instance, list(self._active))
-            await conn.execute(
-                "UPDATE listing_feeds SET claimed_at = now() "
-                "WHERE id = ANY($2::bigint[]) AND claim = $1 AND status IN ('new', 'submitted')",
-                self.instance, list(self._feed_tasks))
-            expired = f"now() - make_interval(secs => {float(self.lease_s)})"
-            back = await conn.execute(
-                "UPDATE pending_updates SET status = 'pending', claim = NULL, claimed_at = NULL, updated_at = now() "
-                f"WHERE status = 'in_flight' AND feed_id IS NULL AND claimed_at < {expired}")
-            adopted = [r["id"] for r in await conn.fetch(
-                f"UPDATE listing_feeds SET claim = $1, claimed_at = now() WHERE status IN ('new', 'submitted') "
-                f"AND (claim IS NULL OR claimed_at < {expired}) RETURNING id", self.instance)]
-            if adopted:
+                "INSERT INTO sender_leases (claim) VALUES ($1) "
+                "ON CONFLICT (claim) DO UPDATE SET renewed_at = now()", self.instance)
+            self._renewed_at = renewing
+            orphans = list(self._orphans)
+            if orphans:
                 await conn.execute(
-                    "UPDATE pending_updates SET claim = $1, claimed_at = now() "
-                    "WHERE feed_id = ANY($2::bigint[]) AND status = 'in_flight'", self.instance, adopted)
+                    "UPDATE pending_updates SET status = 'pending', claim = NULL, updated_at = now() "
+                    "WHERE request_id = ANY($1::uuid[]) AND claim = $2 AND status = 'in_flight' AND feed_id IS NULL",
+                    orphans, self.instance)
+                self._orphans.difference_update(orphans)
+            back = await conn.execute(
+                "UPDATE pending_updates p SET status = 'pending', claim = NULL, updated_at = now() "
+                "WHERE status = 'in_flight' AND feed_id IS NULL AND " + dead.format(t="p"))
+            adopted = [r["id"] for r in await conn.fetch(
+                "UPDATE listing_feeds f SET claim = $1, claimed_at = now() WHERE status IN ('new', 'submitted') "
+                f"AND claimed_at < now() - {lease} AND " + dead.format(t="f") + " RETURNING id", self.instance)]
+            await conn.execute(f"DELETE FROM sender_leases WHERE renewed_at < now() - {lease} * 100")
         if back != "UPDATE 0":
             log.warning("claims_taken_back", rows=int(back.split()[-1]))
         for feed_id in adopted:

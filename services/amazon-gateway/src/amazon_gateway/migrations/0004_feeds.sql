@@ -1,11 +1,16 @@
 -- Claims instead of long transactions, and JSON_LISTINGS_FEEDs that survive a restart.
 --
 -- A sender claims rows in one short transaction (status 'in_flight', its instance id in `claim`,
--- `claimed_at` renewed while it works), calls Amazon outside any transaction and records the
--- outcome in a second one. While a listing has an in-flight row no other row of it is claimed, so
--- an older value never lands after a newer one. Rows whose claim was not renewed within the lease
--- (their sender died) go back to pending, or, when they travel in a submitted feed, to whichever
--- sender adopts that feed.
+-- the time in `claimed_at`), calls Amazon outside any transaction and records the outcome in a
+-- second one. While a listing has an in-flight row no other row of it is claimed, so an older value
+-- never lands after a newer one. A sender renews its lease in `sender_leases` while it runs; rows
+-- claimed under a lease that ran out (their sender died) go back to pending, and feeds under one are
+-- adopted by a live sender.
+CREATE TABLE sender_leases (
+    claim      uuid PRIMARY KEY,
+    renewed_at timestamptz NOT NULL DEFAULT now()
+);
+
 ALTER TABLE pending_updates
     ADD COLUMN urgent boolean NOT NULL DEFAULT false,
     ADD COLUMN claim uuid,
@@ -39,4 +44,4 @@ CREATE TABLE listing_feeds (
     finished_at        timestamptz,
     updated_at         timestamptz NOT NULL DEFAULT now()
 );
-CREATE INDEX listing_feeds_open ON listing_feeds (claimed_at) WHERE status IN ('new', 'submitted');
+CREATE INDEX listing_feeds_open ON listing_feeds (claim) WHERE status IN ('new', 'submitted');
