@@ -32,9 +32,10 @@ test-unit: install
 test-integration: install
 	$(UV) run pytest -m integration
 
-bench: install ## benchmarks (catalog flow, then repricer); results in bench/results/*.json
+bench: install ## benchmarks (catalog flow, repricer, amazon-gateway); results in bench/results/*.json
 	$(UV) run python bench/flow.py
 	$(UV) run python bench/repricer.py
+	$(UV) run python bench/gateway.py
 
 schemas: install ## regenerate libs/contracts/schemas and the AsyncAPI document
 	$(UV) run python -m contracts.export
