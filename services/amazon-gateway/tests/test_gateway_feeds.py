@@ -6,12 +6,17 @@ Real broker and PostgreSQL; Amazon is the in-process simulator, its feeds proces
 from __future__ import annotations
 
 from collections import Counter
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
 
+from amazon_gateway.client import SpApiClient
+from amazon_gateway.domain import payloads
+from amazon_gateway.feeds import FeedRunner, StoredFeed, rebuild_messages, resend_or_fail
 from contracts import decode, topics
 from contracts.events import CommunicationError, ListingUpdateRequested, ListingUpdateResult
+from contracts.money import Money
 from devstack.testing import eventually, publish, read_topic
 
 pytestmark = pytest.mark.integration
@@ -195,3 +200,55 @@ async def test_restart_mid_feed_polls_the_same_feed(gateway_factory: Any, kit: A
     assert calls(s, "createFeed") == 1 and calls(s, "patchListingsItem") == 0
     feed_ids = {r.submission_id for r in results if r.accepted}
     assert len(feed_ids) == 1
+
+
+async def test_a_fatal_feed_rejects_every_request_with_amazons_issue(gateway_factory: Any, kit: Any,
+                                                                      feeds_clean: None) -> None:
+    """The feed header names a seller the authorization is not for: Amazon fails the whole feed."""
+    wrong_seller = kit.gateway_account(seller_id="A1NOTTHESELLER")
+    gateway = await gateway_factory(accounts=[wrong_seller], **FEEDS_SOON)
+    skus = kit.new_skus(8)
+    for sku in skus:
+        await kit.seed_listing(gateway.sim, sku)
+    requests = [kit.price_request(sku, "19.00", 1) for sku in skus]
+    await publish(gateway.bootstrap, requests)
+
+    results = await results_for(gateway.bootstrap, requests)
+    assert len(results) == len(requests) and not any(r.accepted for r in results)
+    for result in results:
+        assert [(i.code, i.severity) for i in result.issues] == [("100000", "ERROR")]
+        assert "sellerId" in result.issues[0].message
+    for sku in skus:
+        assert (await kit.listing_state(gateway.sim, sku))["prices"] == {kit.US: "10.00"}
+    feeds = await gateway.db.fetch(f"SELECT status, processing_status FROM {gateway.service.schema}.listing_feeds")
+    assert [(f["status"], f["processing_status"]) for f in feeds] == [("done", "FATAL")]
+
+
+async def test_listings_the_report_leaves_out_are_read_back_twenty_a_call(sim_http: Any, kit: Any) -> None:
+    client = SpApiClient({kit.ACCOUNT_ID: kit.gateway_account()}, http=sim_http, api_base_url=kit.SIM_BASE,
+                         lwa_url=f"{kit.SIM_BASE}/auth/o2/token")
+    skus = kit.new_skus(25)
+    for i, sku in enumerate(skus[:24]):
+        await kit.seed_listing(sim_http, sku, price=10 + i)
+    runner = FeedRunner(SimpleNamespace(client=client), poll_s=1, poll_max_s=1)  # type: ignore[arg-type]
+    feed = StoredFeed(1, kit.ACCOUNT_ID, kit.US, "submitted", "1", b"{}", {}, {})
+    found = await runner._read_back(feed, skus)
+    assert set(found) == set(skus)
+    assert found[skus[-1]] == {}  # unknown at Amazon: nothing applied
+    assert payloads.observed_price(found[skus[3]], kit.US) == Money(amount="13.00", currency="USD")
+    stats = (await sim_http.get("/_sim/stats")).json()
+    assert stats["operations"]["searchListingsItems"]["200"] == 2
+
+
+def test_stored_messages_rebuild_only_requests_still_in_flight(kit: Any) -> None:
+    price, quantity = kit.price_request("S1", "1.00", 1), kit.quantity_request("S1", 3, 1)
+    other = kit.price_request("S2", "2.00", 1)
+    messages = {"1": {"price": str(price.event_id), "quantity": str(quantity.event_id)},
+                "2": {"price": str(other.event_id)}}
+    rebuilt = rebuild_messages(messages, {str(price.event_id): price, str(quantity.event_id): quantity})
+    assert list(rebuilt) == [1]
+    assert rebuilt[1].key == (kit.ACCOUNT_ID, kit.US, "S1") and set(rebuilt[1].fields) == {"price", "quantity"}
+
+
+def test_an_unapplied_update_is_sent_again_until_its_sends_run_out() -> None:
+    assert [resend_or_fail(n, 3) for n in (1, 2, 3, 4)] == ["pending", "pending", "failed", "failed"]
