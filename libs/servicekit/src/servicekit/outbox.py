@@ -26,6 +26,12 @@ SELECT * FROM unnest($1::text[], $2::text[], $3::uuid[], $4::text[], $5::uuid[],
 """
 
 
+BACKLOG = "SELECT count(*) FROM _outbox WHERE id >= (SELECT min(id) FROM _outbox)"
+"""Rows waiting, counted along the primary key from the oldest one: every relayed row is deleted,
+and a plain count(*) walks all those dead rows until a vacuum (about 0.1 s per count after a few
+hundred thousand events, on every relay round)."""
+
+
 def channel(schema: str) -> str:
     return f"outbox_{schema}"
 
@@ -99,7 +105,7 @@ class OutboxRelay:
                 self._wake.clear()
                 while await self.relay_once(conn) >= self.batch_size:
                     pass
-                backlog = await conn.fetchval("SELECT count(*) FROM _outbox")
+                backlog = await conn.fetchval(BACKLOG)
                 metrics.OUTBOX_BACKLOG.labels(self.service).set(backlog)
                 if backlog:
                     continue
