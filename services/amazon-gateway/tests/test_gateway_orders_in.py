@@ -9,6 +9,7 @@ import uuid
 from typing import Any
 
 import pytest
+from prometheus_client import REGISTRY
 
 from amazon_gateway.client import SpApiClient
 from contracts import decode, topics
@@ -94,6 +95,9 @@ async def test_each_order_is_placed_once_and_each_status_change_told_once(gatewa
     assert all(str(line.item_price.amount) == "17.00" for line in first.lines)
     assert first.order_total is not None and str(first.order_total.amount) == "34.00"
     assert first.buyer_email is None and first.shipping_address is None  # no PII role, no PII
+    placed_total = REGISTRY.get_sample_value("saleschannel_amazon_order_events_total",
+                                             {"service": "amazon-gateway", "event_type": "OrderPlaced"})
+    assert placed_total is not None and placed_total >= 3
 
     await gateway.sim.post(f"/_sim/orders/{ids[0]}/status", json={"orderStatus": "Shipped"})
     await gateway.sim.post(f"/_sim/orders/{ids[2]}/buyer-cancel-request", json={"reason": "changed mind"})

@@ -11,6 +11,7 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
+from prometheus_client import REGISTRY
 
 from contracts import decode, encode, topics
 from contracts.events import CommunicationError, OrderActionResult, OrderCancelRequested, ShipmentConfirmRequested
@@ -73,6 +74,9 @@ async def test_shipment_confirmed_end_to_end(gateway_factory: Any, kit: Any) -> 
     result = (await results_for(gateway, [request]))[request.event_id]
     assert result.accepted and result.action == "confirm_shipment" and result.issues == []
     assert result.amazon_order_id == order_id and result.correlation_id == request.correlation_id
+    accepted = REGISTRY.get_sample_value("saleschannel_amazon_order_actions_total", {
+        "service": "amazon-gateway", "action": "confirm_shipment", "outcome": "accepted"})
+    assert accepted is not None and accepted >= 1
     state = await order_state(gateway, order_id)
     assert state["OrderStatus"] == "Shipped"
     assert [(s["trackingNumber"], s["carrierCode"], s["orderItems"]) for s in state["Shipments"]] == [

@@ -17,6 +17,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import asyncpg
+from prometheus_client import Counter
 
 from amazon_gateway.client import AmazonCallFailed, SpApiClient
 from amazon_gateway.domain import orders as domain
@@ -27,6 +28,13 @@ from servicekit import outbox
 from servicekit.logging import get_logger
 
 log = get_logger(component="orders-in")
+
+ORDER_POLLS = Counter(
+    "saleschannel_amazon_order_polls_total", "getOrders polls of one account and marketplace, by outcome "
+    "(done, failed)", ["service", "outcome"])
+ORDER_EVENTS = Counter(
+    "saleschannel_amazon_order_events_total", "OrderPlaced and OrderStatusChanged written, by event type",
+    ["service", "event_type"])
 
 Json = dict[str, Any]
 
@@ -134,6 +142,7 @@ class OrderPoller:
         except AmazonCallFailed as exc:
             await self._report(conn, account_id, marketplace_id, exc.fields,
                                f"orders-poll:{account_id}:{marketplace_id}")
+            ORDER_POLLS.labels(self.producer, "failed").inc()
             return written
         moved = domain.next_cursor(cursor, reported_before, seen)
         if moved is not None:
@@ -142,6 +151,7 @@ class OrderPoller:
                 "ON CONFLICT (account_id, marketplace_id) DO UPDATE "
                 "SET cursor_at = greatest(c.cursor_at, EXCLUDED.cursor_at), polled_at = now()",
                 account_id, marketplace_id, moved)
+        ORDER_POLLS.labels(self.producer, "done").inc()
         log.info("orders_polled", account_id=account_id, marketplace_id=marketplace_id, events=written,
                  since=domain.amazon_time(start))
         return written
@@ -218,6 +228,8 @@ class OrderPoller:
                 """,
                 account_id, marketplace_id, ids, [state[i].status for i in ids], [state[i].last_update for i in ids])
             await outbox.write(conn, self.schema, events)
+        for event in events:
+            ORDER_EVENTS.labels(self.producer, event.event_type).inc()
         return len(events)
 
     async def _details(self, account_id: str, order_id: str) -> tuple[list[Json], Json | None, Json | None]:

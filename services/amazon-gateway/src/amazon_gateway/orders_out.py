@@ -25,6 +25,7 @@ from datetime import timedelta
 from typing import Any
 
 import asyncpg
+from prometheus_client import Counter
 
 from amazon_gateway.client import AmazonCallFailed, SpApiClient
 from amazon_gateway.domain import orders as domain
@@ -41,6 +42,10 @@ from servicekit import Tx, outbox
 from servicekit.logging import get_logger
 
 log = get_logger(component="orders-out")
+
+ORDER_ACTIONS = Counter(
+    "saleschannel_amazon_order_actions_total", "Shipment confirmations and cancellations answered, by action and "
+    "outcome (accepted, rejected, failed)", ["service", "action", "outcome"])
 
 CONFIRM = "confirm_shipment"
 CANCEL = "cancel"
@@ -301,6 +306,9 @@ class OrderActionSender:
             request.event_id, claim, status, note)
         if row is None:
             return None
+        outcome = "failed" if failure is not None else (
+            "rejected" if any(i.severity == "ERROR" for i in issues) else "accepted")
+        ORDER_ACTIONS.labels(self.producer, action, outcome).inc()
         if failure is not None:
             account = self.client.accounts.get(request.account_id)
             log.warning("order_action_failed", account_id=request.account_id, order=request.amazon_order_id,
