@@ -287,8 +287,10 @@ def test_processing_report_decides_each_message() -> None:
     assert report.outcome(1, fatal=False) == []
     assert [(i.code, i.message, i.severity) for i in report.outcome(2, fatal=False)] == [
         ("5009", "already shipped", "ERROR")]
-    assert report.outcome(3, fatal=False) == []  # a warning does not reject
+    warning = report.outcome(3, fatal=False)  # kept, but a warning does not reject
+    assert [(i.code, i.severity) for i in warning] == [("1", "WARNING")]
     assert report.outcome(1, fatal=True)[0].code == "FeedFatal"
+    assert [i.severity for i in report.outcome(3, fatal=True)] == ["WARNING", "ERROR"]
 
 
 @pytest.mark.parametrize("content", [b"not xml", b"<AmazonEnvelope><Message/></AmazonEnvelope>", b"<Other/>"])

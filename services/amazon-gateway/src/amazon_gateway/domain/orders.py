@@ -352,11 +352,15 @@ class FeedReport:
     processed: int
 
     def outcome(self, message_id: int, fatal: bool) -> list[AmazonIssue]:
-        """Issues that make this message's action rejected (empty: applied)."""
+        """Amazon's issues about this message: any ERROR among them means the action was rejected.
+
+        A FATAL feed applied nothing, so every message is rejected, with the feed's own issues when the
+        message has none.
+        """
         own = self.issues.get(message_id, [])
-        if fatal:
-            return own or self.issues.get(0) or rejection("FeedFatal", "Amazon could not process the feed")
-        return [i for i in own if i.severity == "ERROR"]
+        if fatal and not any(i.severity == "ERROR" for i in own):
+            return own + (self.issues.get(0) or rejection("FeedFatal", "Amazon could not process the feed"))
+        return own
 
 
 def parse_processing_report(content: bytes) -> FeedReport:
