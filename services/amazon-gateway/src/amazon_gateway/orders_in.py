@@ -5,7 +5,9 @@ timer polls every account, and `OrderPoller.wake(account_id)` polls one now. Eac
 orders updated since the stored cursor less an overlap window, follows NextToken, and for every page
 decides in PostgreSQL which orders are news (domain.orders.decide_all), writing the new order states
 and their OrderPlaced / OrderStatusChanged events through the outbox in one transaction. The cursor
-moves only after the last page, so an interrupted poll is simply repeated.
+moves only after the last page, so an interrupted poll is simply repeated. Items are read only for
+orders new to us; buyer e-mail and address only for accounts with `pii_role`, through a Restricted
+Data Token.
 """
 
 from __future__ import annotations
