@@ -127,3 +127,21 @@ def test_waiting_the_advised_time_is_enough(rate, burst):
     wait = bucket.try_take(0.0)
     assert wait > 0
     assert bucket.try_take(wait * (1 + 1e-9)) == 0.0
+
+
+@given(rate=st.decimals(min_value=Decimal("0.001"), max_value=Decimal("50"), places=4),
+       burst=st.integers(1, 30), start=st.floats(min_value=0, max_value=1e9, allow_nan=False))
+def test_a_caller_that_sleeps_what_it_is_told_always_gets_a_token(rate, burst, start) -> None:
+    """Waiting exactly the answer and asking again ends with a token, on any float clock: no wait is too
+    small to move the clock (a rounding error short of a token once made a caller spin forever)."""
+    bucket = TokenBucket(rate, burst, now=start)
+    now = start
+    for _ in range(burst):
+        assert bucket.try_take(now) == 0.0
+    for _ in range(3):
+        asks = 0
+        while (wait := bucket.try_take(now)) > 0:
+            assert now + wait > now
+            now += wait
+            asks += 1
+            assert asks < 5

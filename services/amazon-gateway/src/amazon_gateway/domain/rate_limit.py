@@ -48,6 +48,9 @@ PUBLISHED_USAGE_PLANS: dict[str, UsagePlan] = {
 }
 
 RATE_LIMIT_HEADER = "x-amzn-RateLimit-Limit"
+# A bucket a rounding error short of a token has one; the shortest wait asked of a caller.
+_EPSILON = 1e-9
+MIN_WAIT_S = 0.001
 
 
 class UnknownOperation(KeyError):
@@ -91,10 +94,11 @@ class TokenBucket:
     def try_take(self, now: float) -> float:
         """Take one token: 0.0 when allowed, else the seconds to wait before one is available."""
         self._refill(now)
-        if self._tokens >= 1.0:
-            self._tokens -= 1.0
+        if self._tokens >= 1.0 - _EPSILON:
+            self._tokens = max(0.0, self._tokens - 1.0)
             return 0.0
-        return (1.0 - self._tokens) / self._rate
+        # Never a wait too small to move a float clock: the caller would ask again at the same instant forever.
+        return max((1.0 - self._tokens) / self._rate, MIN_WAIT_S)
 
     def adjust(self, rate: Decimal | float | str) -> None:
         """Apply the rate Amazon reported for this caller (tokens already earned are kept)."""
