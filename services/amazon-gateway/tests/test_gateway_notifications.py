@@ -5,6 +5,7 @@ Real broker and PostgreSQL; Amazon is the in-process simulator; SQS is moto's se
 
 from __future__ import annotations
 
+import asyncio
 import json
 import socket
 import uuid
@@ -83,10 +84,16 @@ async def sim_to_sqs(sim: httpx.AsyncClient, queue: str, endpoint: str) -> None:
     assert r.status_code == 200, r.text
 
 
-async def flush(sim: httpx.AsyncClient) -> dict[str, Any]:
-    body = (await sim.post("/_sim/notifications/flush")).json()
-    assert body["pending"] == 0, body
-    return body
+async def flush(sim: httpx.AsyncClient, timeout: float = 20) -> dict[str, Any]:
+    """Deliver what the simulator holds; a send the queue did not confirm stays pending and is tried again
+    (on a loaded machine the local SQS server can miss one), as the simulator's own ticker would."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        body = (await sim.post("/_sim/notifications/flush")).json()
+        if body["pending"] == 0:
+            return body
+        assert asyncio.get_running_loop().time() < deadline, body
+        await asyncio.sleep(0.2)
 
 
 async def seed_market(sim: httpx.AsyncClient, kit: Any, sku: str, competitors: list[dict[str, Any]]) -> str:
