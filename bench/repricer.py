@@ -928,9 +928,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--offers-min", type=int, default=5, help="offers per ASIN, ours included")
     parser.add_argument("--offers-max", type=int, default=20)
     parser.add_argument("--warmup", type=int, default=500, help="notifications before measuring")
-    parser.add_argument("--replicas", type=int, default=1,
-                        help="repricer processes in the service's consumer group (the topics have "
-                             f"{PARTITIONS} partitions)")
+    parser.add_argument("--replicas", type=int, default=2,
+                        help="repricer processes in the service's consumer group, one per core by default "
+                             f"(the topics have {PARTITIONS} partitions)")
     parser.add_argument("--seed", type=int, default=1, help="random seed of the market")
     parser.add_argument("--quick", action="store_true",
                         help="smoke run: 5,000 ASINs, 5,000 events, 300/s for 5 s (unless given)")
