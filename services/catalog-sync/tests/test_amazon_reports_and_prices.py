@@ -34,7 +34,9 @@ async def test_import_matches_activates_and_prices_flow_into_listing_changes(top
                              old_price=usd("40.00"), new_price=usd("35.70"), trace=[])
 
     def mine(key: bytes) -> bool:
-        return key.decode().startswith(f"{run}|")
+        # the service lists every product on the shared topic in its target; this test looks at its own SKUs
+        account, _, listing_sku = key.decode().split("|")
+        return account == run and listing_sku.startswith(f"{run}-")
 
     await service.start()
     try:
