@@ -13,7 +13,7 @@ import httpx
 from fastapi import APIRouter
 from pydantic import Field, SecretStr
 
-from amazon_gateway import listing_import, notifications, orders_in, orders_out, outbound
+from amazon_gateway import listing_import, marketplaces, notifications, orders_in, orders_out, outbound
 from amazon_gateway.accounts import AmazonAccount, load_accounts
 from amazon_gateway.client import SpApiClient
 from amazon_gateway.domain.orders import ORDER_USAGE_PLANS
@@ -67,6 +67,11 @@ class Settings(ServiceSettings):
     notifications_sqs_visibility_timeout_s: int = Field(
         default=60, ge=0, description="How long a received message stays hidden before it is delivered again")
 
+    marketplaces_refresh_s: float = Field(default=3600.0, gt=0, description="Seconds between reads of each "
+                                          "account's marketplaces from the Sellers API")
+    marketplaces_retry_s: float = Field(default=60.0, gt=0, description="Wait before reading them again after a "
+                                        "failed read")
+
     order_poll_enabled: bool = Field(default=True, description="Poll getOrders (the backup for ORDER_CHANGE)")
     order_poll_interval_s: float = Field(default=120.0, gt=0, description="Seconds between polls of every account")
     order_poll_overlap_s: float = Field(default=600.0, ge=0, description="Each poll re-reads this far before the "
@@ -79,7 +84,6 @@ class Settings(ServiceSettings):
                                          "cancellation feed")
     order_action_idle_s: float = Field(default=0.5, gt=0)
     order_feed_check_s: float = Field(default=30.0, gt=0, description="Wait between looks at a cancellation feed")
-
     order_action_lease_s: float = Field(default=300.0, gt=0, description="A claim on order actions not recorded "
                                         "this long (its sender died) is taken back and the actions sent again")
 
@@ -120,10 +124,11 @@ def build(
     service.subscribe(topics.LISTING_UPDATES, outbound.on_listing_updates)
     service.background("listing-sender", send)
     service.include_router(_admin(service))
-    notifications.attach(service, client)
     listing_import.attach(service, client)
+    notifications.attach(service, client)
     orders_in.attach(service, client)
     orders_out.attach(service, client)
+    marketplaces.attach(service, client)
     service.client = client  # type: ignore[attr-defined]
     return service
 
