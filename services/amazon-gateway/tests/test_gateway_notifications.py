@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from decimal import Decimal
@@ -18,38 +17,26 @@ import httpx
 import pytest
 from aiobotocore.session import get_session
 from fastapi import FastAPI
-from moto.server import ThreadedMotoServer
 
 from amazon_gateway.domain import notifications as domain_notifications
 from amazon_gateway.notifications import sellers_of
 from amazon_sim import SimConfig, create_app
 from amazon_sim.market import MarketSettings
+from amazon_sim.testing import LOCAL_AWS, local_sqs_server
 from contracts import decode, topics
 from contracts.events import AmazonListingObserved, CommunicationError, OfferPriceObserved
 from devstack.testing import eventually, read_topic
 
 pytestmark = pytest.mark.integration
 
-AWS = {"region_name": "us-east-1", "aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
+AWS = LOCAL_AWS
 GATEWAY_BASE = "http://gateway.test"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
 def sqs_endpoint() -> Iterator[str]:
-    """A local SQS-compatible server (moto's server mode)."""
-    port = free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.stop()
+    with local_sqs_server() as url:
+        yield url
 
 
 @pytest.fixture

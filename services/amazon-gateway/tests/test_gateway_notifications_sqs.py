@@ -3,30 +3,22 @@
 from __future__ import annotations
 
 import asyncio
-import socket
 import uuid
 from collections.abc import Iterator, Sequence
 
 import pytest
 from aiobotocore.session import get_session
-from moto.server import ThreadedMotoServer
 
 from amazon_gateway.sqs import QueueSettings, SqsReader
+from amazon_sim.testing import LOCAL_AWS, local_sqs_server
 
-AWS = {"region_name": "us-east-1", "aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
+AWS = LOCAL_AWS
 
 
 @pytest.fixture(scope="module")
 def sqs_endpoint() -> Iterator[str]:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.stop()
+    with local_sqs_server() as url:
+        yield url
 
 
 async def new_queue(endpoint: str, *bodies: str) -> str:

@@ -21,14 +21,13 @@ from fastapi.responses import JSONResponse
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from jsonschema import Draft7Validator
-from moto.server import ThreadedMotoServer
 
 from amazon_sim import SimConfig, create_app, schemas
 from amazon_sim.market import CONDITIONS, MarketAsin, MarketOffer, MarketSettings, any_offer_changed
 from amazon_sim.notifications import NotificationSettings
-from amazon_sim.testing import ACCOUNT, OTHER, SELLER, US, Sim
+from amazon_sim.testing import ACCOUNT, LOCAL_AWS, OTHER, SELLER, US, Sim, local_sqs_server
 
-AWS = {"region_name": "us-east-1", "aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
+AWS = LOCAL_AWS
 
 
 def validator(name: str) -> Draft7Validator:
@@ -179,14 +178,8 @@ def free_port() -> int:
 
 @pytest.fixture(scope="module")
 def sqs_endpoint() -> Iterator[str]:
-    """A local SQS-compatible server (moto's server mode) on a free port."""
-    port = free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.stop()
+    with local_sqs_server() as url:
+        yield url
 
 
 async def test_notifications_are_sent_to_the_sqs_queue(sim: Sim, sqs_endpoint: str) -> None:

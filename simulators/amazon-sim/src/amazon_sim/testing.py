@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import socket
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -47,3 +50,23 @@ class Sim:
                                          **kwargs)
 
 
+
+
+# Credentials a local SQS-compatible server accepts (it checks none).
+LOCAL_AWS = {"region_name": "us-east-1", "aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
+
+
+@contextlib.contextmanager
+def local_sqs_server() -> Iterator[str]:
+    """A local SQS-compatible server (moto's server mode) on a free port, for the life of the block; its URL."""
+    from moto.server import ThreadedMotoServer  # loading moto takes a while: only when asked for
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.stop()
