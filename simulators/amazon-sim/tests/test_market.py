@@ -237,6 +237,7 @@ async def test_configured_number_of_asins_get_generated_markets() -> None:
         assert {c["fulfilledByAmazon"] for c in competitors} == {True, False}
         assert len({c["condition"] for c in competitors}) > 1
         assert all(D(c["floor"]) <= D(c["ceiling"]) for c in competitors)
+        assert all(any(c["strategy"] == "random" for c in m["competitors"]) for m in markets)
         # Over many ticks the random walkers move, and every price stays within its band.
         before = {c["sellerId"]: c["price"] for c in competitors}
         for _ in range(20):
@@ -316,3 +317,16 @@ def test_running_module_moves_its_market_and_pushes_notifications() -> None:
         proc.terminate()
         proc.wait(timeout=10)
         hook.shutdown()
+
+
+@given(seed=st.integers(0, 10_000), count=st.integers(1, 8))
+def test_a_generated_market_always_has_a_price_that_moves_on_its_own(seed: int, count: int) -> None:
+    """Without a random walker a generated market could sit still for ever (three of one's competitors
+    had all come out static or undercutting at the floor on some seeds)."""
+    from amazon_sim.listings import ListingStore
+    from amazon_sim.market import Market
+    from amazon_sim.notifications import NotificationHub, NotificationSettings
+
+    market = Market(ListingStore(), NotificationHub(NotificationSettings()), MarketSettings(seed=seed))
+    competitors = market.generate_competitors(D("25.00"), count)
+    assert len(competitors) == count and any(c.strategy == "random" for c in competitors)

@@ -18,7 +18,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8110)
     parser.add_argument("--config", type=Path, help="JSON file with a SimConfig (accounts, timings, seed)")
-    parser.add_argument("--seed", type=int, help="seed for the fault RNG")
+    parser.add_argument("--seed", type=int, help="seed for the fault RNG and, unless the config sets one, the market")
     parser.add_argument("--no-rate-limits", action="store_true", help="serve every call without throttling")
     parser.add_argument("--market-asins", type=int, help="listings that get a market of generated competitors")
     parser.add_argument("--market-tick", type=float, help="seconds between competitor moves")
@@ -31,6 +31,8 @@ def main(argv: list[str] | None = None) -> None:
     config = SimConfig.model_validate(json.loads(args.config.read_text())) if args.config else SimConfig()
     if args.seed is not None:
         config.seed = args.seed
+        if config.market.seed is None:
+            config.market.seed = args.seed  # one seed makes the whole run repeatable
     if args.no_rate_limits:
         config.rate_limits_enabled = False
     if args.market_asins is not None:

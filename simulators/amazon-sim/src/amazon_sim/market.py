@@ -338,6 +338,8 @@ class Market:
                 ceiling=cents(reference * Decimal("1.5")), strategy=strategy,
                 feedback_rating=self.rng.choice((72, 85, 90, 95, 97, 99, 100)),
                 feedback_count=self.rng.randint(10, 50_000)))
+        if out and not any(c.strategy == "random" for c in out):
+            out[0].strategy = "random"  # a generated market always has a price that moves on its own
         return out
 
     def _maybe_generate(self, listing: Listing, now: float) -> None:
