@@ -14,8 +14,9 @@ import pytest
 from amazon_gateway.client import SpApiClient
 from amazon_gateway.domain import payloads
 from amazon_gateway.feeds import FeedRunner, StoredFeed, rebuild_messages, resend_or_fail
+from amazon_gateway.testing import listing_results
 from contracts import decode, topics
-from contracts.events import CommunicationError, ListingUpdateRequested, ListingUpdateResult
+from contracts.events import CommunicationError, ListingUpdateRequested
 from contracts.money import Money
 from devstack.testing import eventually, publish, read_topic
 
@@ -35,17 +36,6 @@ async def feeds_clean(db: Any) -> None:
         pass
 
 
-async def results_for(bootstrap: str, requests: list[ListingUpdateRequested],
-                      timeout: float = 90) -> list[ListingUpdateResult]:
-    wanted = {str(r.event_id) for r in requests}
-
-    def mine(records: list[Any]) -> list[ListingUpdateResult]:
-        found = [decode(r.value) for r in records]
-        return [e for e in found if isinstance(e, ListingUpdateResult) and e.request_event_id in wanted]
-
-    records = await read_topic(bootstrap, topics.LISTING_UPDATE_RESULTS.name, timeout=timeout,
-                               until=lambda rs: {e.request_event_id for e in mine(rs)} == wanted)
-    return list({e.event_id: e for e in mine(records)}.values())  # the relay may publish an event twice
 
 
 def bursts(kit: Any, skus: list[str], per_sku: int, base: int = 20) -> list[ListingUpdateRequested]:
@@ -77,7 +67,7 @@ async def test_big_backlog_goes_as_one_feed_with_newest_values(gateway_factory: 
     requests = bursts(kit, skus, 4)
     await publish(gateway.bootstrap, requests)
 
-    results = await results_for(gateway.bootstrap, requests)
+    results = await listing_results(gateway.bootstrap, requests)
     assert Counter(r.request_event_id for r in results) == Counter(str(r.event_id) for r in requests)
     newest = {str(max((r for r in requests if r.sku == s), key=lambda r: r.requested_at).event_id) for s in skus}
     for result in results:
@@ -105,7 +95,7 @@ async def test_processing_report_errors_become_results_with_issues(gateway_facto
     requests = [kit.price_request(sku, f"1{i}.50", 1) for i, sku in enumerate(known + unknown)]
     await publish(gateway.bootstrap, requests)
 
-    results = {r.request_event_id: r for r in await results_for(gateway.bootstrap, requests)}
+    results = {r.request_event_id: r for r in await listing_results(gateway.bootstrap, requests)}
     assert len(results) == len(requests)
     for request in requests:
         result = results[str(request.event_id)]
@@ -129,7 +119,7 @@ async def test_accepted_but_not_applied_in_a_feed_is_sent_again(gateway_factory:
     requests += [kit.quantity_request(sku, 30 + i, 5) for i, sku in enumerate(skus)]
     await publish(gateway.bootstrap, requests)
 
-    results = await results_for(gateway.bootstrap, requests, timeout=120)
+    results = await listing_results(gateway.bootstrap, requests, timeout=120)
     assert Counter(r.request_event_id for r in results) == Counter(str(r.event_id) for r in requests)
     assert sum(r.accepted for r in results) == 2 * len(skus)  # the newest price and the quantity of each SKU
     for i, sku in enumerate(skus):
@@ -191,7 +181,7 @@ async def test_restart_mid_feed_polls_the_same_feed(gateway_factory: Any, kit: A
     assert calls(await stats(first), "createFeed") == 1
 
     second = await gateway_factory(**(slow | {"feed_poll_s": 0.2, "feed_poll_max_s": 0.5}))
-    results = await results_for(second.bootstrap, requests)
+    results = await listing_results(second.bootstrap, requests)
     assert Counter(r.request_event_id for r in results) == Counter(str(r.event_id) for r in requests)
     assert sum(r.accepted for r in results) == len(skus)
     for sku in skus:
@@ -213,7 +203,7 @@ async def test_a_fatal_feed_rejects_every_request_with_amazons_issue(gateway_fac
     requests = [kit.price_request(sku, "19.00", 1) for sku in skus]
     await publish(gateway.bootstrap, requests)
 
-    results = await results_for(gateway.bootstrap, requests)
+    results = await listing_results(gateway.bootstrap, requests)
     assert len(results) == len(requests) and not any(r.accepted for r in results)
     for result in results:
         assert [(i.code, i.severity) for i in result.issues] == [("100000", "ERROR")]

@@ -12,21 +12,13 @@ from typing import Any
 
 import pytest
 
-from contracts import decode, encode, topics
-from contracts.events import ListingUpdateResult
-from devstack.testing import eventually, publish, read_topic
+from amazon_gateway.testing import listing_results
+from contracts import encode
+from devstack.testing import eventually, publish
 
 pytestmark = pytest.mark.integration
 
 
-async def results_for(bootstrap: str, ids: set[str], timeout: float = 60) -> list[ListingUpdateResult]:
-    def mine(records: list[Any]) -> list[ListingUpdateResult]:
-        found = [decode(r.value) for r in records]
-        return [e for e in found if isinstance(e, ListingUpdateResult) and e.request_event_id in ids]
-
-    records = await read_topic(bootstrap, topics.LISTING_UPDATE_RESULTS.name, timeout=timeout,
-                               until=lambda rs: {e.request_event_id for e in mine(rs)} == ids)
-    return list({e.event_id: e for e in mine(records)}.values())
 
 
 async def test_no_transaction_is_open_while_amazon_is_slow(gateway_factory: Any, kit: Any) -> None:
@@ -54,7 +46,7 @@ async def test_no_transaction_is_open_while_amazon_is_slow(gateway_factory: Any,
         await asyncio.sleep(0.1)
     assert saw_in_flight, "the rows were never seen in flight"
     assert longest < 1.0, f"a transaction stayed open {longest:.1f}s while patchListingsItem took 1.5s"
-    results = await results_for(gateway.bootstrap, {str(r.event_id) for r in requests})
+    results = await listing_results(gateway.bootstrap, requests)
     assert len(results) == 3 and all(r.accepted for r in results)
 
 
@@ -80,7 +72,7 @@ async def test_rows_left_in_flight_by_a_dead_sender_are_sent_and_newest_still_wi
     await eventually(lambda: _status_is(gateway, newer.event_id, "pending"), timeout=10, what="newer stored")
     assert await gateway.status_of(older.event_id) == "in_flight"  # the listing waits for the dead claim
 
-    results = {r.request_event_id: r for r in await results_for(
+    results = {r.request_event_id: r for r in await listing_results(
         gateway.bootstrap, {str(older.event_id), str(newer.event_id), str(lone.event_id)})}
     assert results[str(lone.event_id)].accepted
     assert results[str(newer.event_id)].accepted

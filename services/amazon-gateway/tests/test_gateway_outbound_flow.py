@@ -17,6 +17,7 @@ import httpx
 import pytest
 import structlog
 
+from amazon_gateway.testing import listing_results
 from contracts import decode, topics
 from contracts.events import CommunicationError, ListingUpdateRequested, ListingUpdateResult
 from devstack.testing import eventually, publish, read_topic
@@ -24,18 +25,6 @@ from devstack.testing import eventually, publish, read_topic
 pytestmark = pytest.mark.integration
 
 
-async def results_for(bootstrap: str, requests: list[ListingUpdateRequested],
-                      timeout: float = 90) -> list[ListingUpdateResult]:
-    """Every ListingUpdateResult answering these requests, once each of them has one."""
-    wanted = {str(r.event_id) for r in requests}
-
-    def mine(records: list[Any]) -> list[ListingUpdateResult]:
-        found = [decode(r.value) for r in records]
-        return [e for e in found if isinstance(e, ListingUpdateResult) and e.request_event_id in wanted]
-
-    records = await read_topic(bootstrap, topics.LISTING_UPDATE_RESULTS.name, timeout=timeout,
-                               until=lambda rs: {e.request_event_id for e in mine(rs)} == wanted)
-    return mine(records)
 
 
 async def errors_for(bootstrap: str, request: ListingUpdateRequested, timeout: float = 60) -> list[CommunicationError]:
@@ -82,7 +71,7 @@ async def test_out_of_order_requests_end_with_the_newest_values(gateway_factory:
         requests += [kit.quantity_request(sku, 10 + m, m) for m in reversed(minutes)]
     await publish(gateway.bootstrap, requests)
 
-    results = await results_for(gateway.bootstrap, requests)
+    results = await listing_results(gateway.bootstrap, requests)
     assert_applied_in_order(requests, results)
     for sku in skus:
         state = await kit.listing_state(gateway.sim, sku)
@@ -105,7 +94,7 @@ async def test_errors_and_rate_limits_still_end_with_the_newest_values(gateway_f
     await publish(gateway.bootstrap, requests[: len(requests) // 2])
     await publish(gateway.bootstrap, requests[len(requests) // 2:])
 
-    results = await results_for(gateway.bootstrap, requests, timeout=120)
+    results = await listing_results(gateway.bootstrap, requests, timeout=120)
     assert_applied_in_order(requests, results)
     for sku in skus:
         state = await kit.listing_state(gateway.sim, sku)
@@ -134,7 +123,7 @@ async def test_failed_call_reported_kept_for_replay_and_consuming_goes_on(gatewa
     await gateway.sim.delete("/_sim/faults")
     later = kit.price_request(fine, "55.55", 2)
     await publish(gateway.bootstrap, [later])
-    (result,) = await results_for(gateway.bootstrap, [later])
+    (result,) = await listing_results(gateway.bootstrap, [later])
     assert result.accepted
     assert (await kit.listing_state(gateway.sim, fine))["prices"] == {kit.US: "55.55"}
     assert (await kit.listing_state(gateway.sim, broken))["prices"] == {kit.US: "10.00"}
@@ -142,7 +131,7 @@ async def test_failed_call_reported_kept_for_replay_and_consuming_goes_on(gatewa
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=gateway.service.asgi()),
                                  base_url="http://gateway") as admin:
         assert (await admin.post("/replay")).json() == {"replayed": 1}
-    (replayed,) = await results_for(gateway.bootstrap, [first])
+    (replayed,) = await listing_results(gateway.bootstrap, [first])
     assert replayed.accepted
     assert (await kit.listing_state(gateway.sim, broken))["prices"] == {kit.US: "44.44"}
     assert await gateway.status_of(first.event_id) == "done"
@@ -163,7 +152,7 @@ async def test_accepted_but_not_applied_is_sent_again(gateway_factory: Any, kit:
     requests += [kit.quantity_request(sku, 7 + i, 1) for i, sku in enumerate(skus)]
     await publish(gateway.bootstrap, requests)
 
-    results = await results_for(gateway.bootstrap, requests)
+    results = await listing_results(gateway.bootstrap, requests)
     assert all(r.accepted for r in results) and len(results) == len(requests)
     for i, sku in enumerate(skus):
         state = await kit.listing_state(gateway.sim, sku)
@@ -202,7 +191,7 @@ async def test_no_secret_in_events_or_logs(gateway_factory: Any, kit: Any, caplo
         good = kit.price_request(ok_sku, "12.34", 1)
         refused = kit.price_request(failing_sku, "23.45", 1, account_id="acct-wrong")
         await publish(gateway.bootstrap, [good, refused])
-        await results_for(gateway.bootstrap, [good])
+        await listing_results(gateway.bootstrap, [good])
         (error,) = await errors_for(gateway.bootstrap, refused)
         assert (error.operation, error.code) == ("lwaToken", "invalid_client")
 
@@ -248,5 +237,5 @@ async def test_unreadable_answers_fail_the_row_not_the_service(gateway_factory: 
     await gateway.sim.delete("/_sim/faults")
     later = kit.price_request(fine, "82.00", 2)
     await publish(gateway.bootstrap, [later])
-    (result,) = await results_for(gateway.bootstrap, [later])
+    (result,) = await listing_results(gateway.bootstrap, [later])
     assert result.accepted

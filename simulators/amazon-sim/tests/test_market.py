@@ -28,7 +28,7 @@ from amazon_sim.market import (
     random_price,
     undercut_price,
 )
-from amazon_sim.testing import ACCOUNT, OTHER, SELLER, US, Sim
+from amazon_sim.testing import ACCOUNT, OTHER, SELLER, US, Sim, wait_until_serving
 
 D = Decimal
 
@@ -287,12 +287,7 @@ def test_running_module_moves_its_market_and_pushes_notifications() -> None:
                              "--push-url", f"http://127.0.0.1:{hook.server_address[1]}/notifications"])
     try:
         base = f"http://127.0.0.1:{port}"
-        for _ in range(100):
-            try:
-                httpx.get(f"{base}/_sim/stats", timeout=0.5)
-                break
-            except httpx.TransportError:
-                time.sleep(0.05)
+        wait_until_serving(base)
         r = httpx.put(f"{base}/_sim/listings/A1SIMSELLER0001/RUN-1", json={"productType": "HOME", "attributes": {
             "purchasable_offer": [{"marketplace_id": US, "currency": "USD",
                                    "our_price": [{"schedule": [{"value_with_tax": "25.00"}]}]}],

@@ -7,6 +7,8 @@ import time
 
 import httpx
 
+from amazon_sim.testing import wait_until_serving
+
 
 def free_port() -> int:
     with socket.socket() as s:
@@ -19,12 +21,7 @@ def test_runs_as_a_module_with_background_feed_processing() -> None:
     proc = subprocess.Popen([sys.executable, "-m", "amazon_sim", "--port", str(port), "--seed", "1"])
     try:
         base = f"http://127.0.0.1:{port}"
-        for _ in range(100):
-            try:
-                httpx.get(f"{base}/_sim/stats", timeout=0.5)
-                break
-            except httpx.TransportError:
-                time.sleep(0.05)
+        wait_until_serving(base)
         r = httpx.post(f"{base}/auth/o2/token", data={
             "grant_type": "refresh_token", "refresh_token": "Atzr|sim-refresh-token",
             "client_id": "amzn1.application-oa2-client.sim", "client_secret": "sim-secret"})

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import socket
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -70,3 +71,13 @@ def local_sqs_server() -> Iterator[str]:
         yield f"http://127.0.0.1:{port}"
     finally:
         server.stop()
+
+
+def wait_until_serving(base_url: str, attempts: int = 100) -> None:
+    """Block until a simulator started as a process answers at `base_url`."""
+    for _ in range(attempts):
+        try:
+            httpx.get(f"{base_url}/_sim/stats", timeout=0.5)
+            return
+        except httpx.TransportError:
+            time.sleep(0.05)
