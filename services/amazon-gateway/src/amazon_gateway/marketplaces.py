@@ -23,6 +23,7 @@ from amazon_gateway.domain.marketplaces import (
     marketplaces_to_serve,
     read_participations,
 )
+from amazon_gateway.notifications import sellers_of
 from contracts.events import CommunicationError
 from servicekit import outbox
 from servicekit.logging import get_logger
@@ -73,8 +74,6 @@ class MarketplaceDiscovery:
         self.client.accounts[account_id] = account.model_copy(update={"marketplace_ids": served})
         notifications = getattr(self.service, "notifications", None)
         if notifications is not None:
-            from amazon_gateway.notifications import sellers_of
-
             notifications.sellers = sellers_of(self.client.accounts)
         log.info("marketplaces_refreshed", account_id=account_id, marketplaces=served)
         return served
