@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import random
-import socket
 import subprocess
 import sys
 import threading
@@ -28,15 +27,9 @@ from amazon_sim.market import (
     random_price,
     undercut_price,
 )
-from amazon_sim.testing import ACCOUNT, OTHER, SELLER, US, Sim, wait_until_serving
+from amazon_sim.testing import ACCOUNT, OTHER, SELLER, US, Sim, free_port, wait_until_serving
 
 D = Decimal
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture

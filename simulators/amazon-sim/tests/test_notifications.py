@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import copy
 import json
-import socket
 import subprocess
 import sys
 import uuid
@@ -25,7 +24,7 @@ from jsonschema import Draft7Validator
 from amazon_sim import SimConfig, create_app, schemas
 from amazon_sim.market import CONDITIONS, MarketAsin, MarketOffer, MarketSettings, any_offer_changed
 from amazon_sim.notifications import NotificationSettings
-from amazon_sim.testing import ACCOUNT, LOCAL_AWS, OTHER, SELLER, US, Sim, local_sqs_server
+from amazon_sim.testing import ACCOUNT, LOCAL_AWS, OTHER, SELLER, US, Sim, free_port, local_sqs_server
 
 AWS = LOCAL_AWS
 
@@ -168,12 +167,6 @@ async def test_types_not_configured_are_not_published(sim: Sim) -> None:
 
 
 # ---------------------------------------------------------------- delivery
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")

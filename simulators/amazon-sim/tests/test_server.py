@@ -1,19 +1,12 @@
 from __future__ import annotations
 
-import socket
 import subprocess
 import sys
 import time
 
 import httpx
 
-from amazon_sim.testing import wait_until_serving
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from amazon_sim.testing import free_port, wait_until_serving
 
 
 def test_runs_as_a_module_with_background_feed_processing() -> None:

@@ -7,7 +7,8 @@
   (only the fields given change), which notifies like any offer change.
 - `POST /_sim/market/tick`: one round of competitor moves now.
 - `GET /_sim/notifications`: the most recent notifications (filter with `type`), and delivery counts.
-- `PUT /_sim/notifications/settings`, `POST /_sim/notifications/flush`.
+- `GET/PUT /_sim/notifications/settings` (secrets are never shown: `push_token_set` says whether pushes
+  carry a token), `POST /_sim/notifications/flush`.
 - `PUT /_sim/listings/{sellerId}/{sku}/issues`: the issues Amazon reports on a listing.
 """
 
@@ -132,10 +133,14 @@ def register(app: FastAPI, sim: Simulator) -> None:
         return {"notifications": docs[-limit:] if limit > 0 else [], "counts": dict(sim.notifications.counts),
                 "pending": len(sim.notifications.pending)}
 
+    @app.get("/_sim/notifications/settings")
+    async def get_notification_settings() -> dict[str, Any]:
+        return sim.notifications.settings.public()
+
     @app.put("/_sim/notifications/settings")
     async def notification_settings(settings: NotificationSettings) -> dict[str, Any]:
         sim.notifications.configure(settings)
-        return settings.model_dump(exclude={"aws_secret_access_key"})
+        return settings.public()
 
     @app.post("/_sim/notifications/flush")
     async def flush_notifications() -> dict[str, Any]:

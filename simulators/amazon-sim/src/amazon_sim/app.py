@@ -1,4 +1,5 @@
-"""The FastAPI application: LWA, Sellers, Listings Items, Feeds, and the `/_sim` admin surface."""
+"""The FastAPI application: the SP-API operations, the `/_sim` admin surface, and `/healthz`, `/readyz`,
+`/metrics` and `/openapi.json` (docs at `/docs`)."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from amazon_sim import (
     api_orders,
     api_reports,
     api_sellers,
+    ops,
 )
 from amazon_sim.config import SimConfig
 from amazon_sim.core import LwaError, Simulator, SpApiError
@@ -28,11 +30,14 @@ def create_app(config: SimConfig | None = None, *, background: bool = True) -> F
     sim = Simulator(config or SimConfig())
 
     @contextlib.asynccontextmanager
-    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+    async def lifespan(running: FastAPI) -> AsyncIterator[None]:
         tasks = [asyncio.create_task(_tick()), asyncio.create_task(sim.notifications.run())] if background else []
+        running.state.background_tasks = tasks
+        running.state.started = True
         try:
             yield
         finally:
+            running.state.started = False
             for task in tasks:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
@@ -43,8 +48,13 @@ def create_app(config: SimConfig | None = None, *, background: bool = True) -> F
             sim.tick()
             await asyncio.sleep(0.1)
 
-    app = FastAPI(title="amazon-sim", lifespan=lifespan, docs_url="/_sim/docs", openapi_url="/_sim/openapi.json")
+    app = FastAPI(title="amazon-sim", lifespan=lifespan, docs_url="/docs", openapi_url="/openapi.json")
     app.state.sim = sim
+    app.state.started = False
+
+    @app.get("/_sim/openapi.json", include_in_schema=False)
+    async def openapi_at_the_old_path() -> JSONResponse:
+        return JSONResponse(app.openapi())
 
     @app.exception_handler(SpApiError)
     async def _sp_error(request: Request, exc: SpApiError) -> Response:
@@ -63,7 +73,7 @@ def create_app(config: SimConfig | None = None, *, background: bool = True) -> F
         return JSONResponse(SpApiError(exc.status_code, code, str(exc.detail)).body(), exc.status_code,
                             sim.headers(request))
 
-    for module in (api_lwa, api_sellers, api_listings, api_feeds, api_orders, api_notifications, api_reports,
+    for module in (ops, api_lwa, api_sellers, api_listings, api_feeds, api_orders, api_notifications, api_reports,
                    admin):
         module.register(app, sim)
     return app

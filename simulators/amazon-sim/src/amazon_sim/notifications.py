@@ -6,8 +6,9 @@ ANY_OFFER_CHANGED (`market.py`); listing and order changes are built here.
 
 `NotificationHub` queues what the simulator publishes, keeps the most recent for `/_sim/notifications`,
 and delivers in the background: `SendMessageBatch` to a configured SQS queue (as Amazon does) and/or
-a POST of the same JSON to a configured URL (push mode). A failed delivery is retried a few times
-and then counted as dropped, like a destination Amazon cannot reach.
+a POST of the same JSON to a configured URL (push mode), with `Authorization: Bearer <push_token>`
+when a token is set. A failed delivery is retried a few times and then counted as dropped, like a
+destination Amazon cannot reach; `counts` name each failure's reason (`push_failed:401`).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from typing import Any
 
 import httpx
 from aiobotocore.session import get_session
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, SecretStr
 
 from amazon_sim.listings import Listing, ListingSnapshot, iso
 
@@ -33,6 +34,8 @@ TYPES = ("ANY_OFFER_CHANGED", "LISTINGS_ITEM_STATUS_CHANGE", "LISTINGS_ITEM_ISSU
 
 class NotificationSettings(BaseModel):
     push_url: str | None = Field(default=None, description="POST every notification here (push mode)")
+    push_token: SecretStr | None = Field(default=None, description="Every push carries `Authorization: Bearer` "
+                                         "this token; never shown back")
     sqs_queue_url: str | None = Field(default=None, description="SendMessage every notification to this queue")
     sqs_endpoint_url: str | None = Field(default=None, description="SQS endpoint (an SQS-compatible server)")
     sqs_region: str = "us-east-1"
@@ -43,6 +46,11 @@ class NotificationSettings(BaseModel):
                                         "1.0 or 2023-12-13")
     keep_recent: int = Field(default=2000, ge=0, description="Notifications kept for /_sim/notifications")
     max_attempts: int = Field(default=5, ge=1)
+
+    def public(self) -> dict[str, Any]:
+        """The settings as admin responses show them: without secrets, saying whether a push token is set."""
+        shown = self.model_dump(exclude={"aws_secret_access_key", "push_token"})
+        return shown | {"push_token_set": bool(self.push_token and self.push_token.get_secret_value())}
 
 
 def number(amount: Decimal) -> float | int:
@@ -214,23 +222,30 @@ class NotificationHub:
         return delivered
 
     async def _push(self, doc: dict[str, Any]) -> bool:
-        url = self.settings.push_url
+        url, token = self.settings.push_url, self.settings.push_token
         assert url is not None
         content, headers = json.dumps(doc), {"content-type": "application/json"}
+        if token and token.get_secret_value():
+            headers["authorization"] = f"Bearer {token.get_secret_value()}"
         try:
             if self.http is None:
                 async with httpx.AsyncClient(timeout=10) as own:
                     response = await own.post(url, content=content, headers=headers)
             else:
                 response = await self.http.post(url, content=content, headers=headers)
-        except httpx.HTTPError:
-            self.counts["push_failed"] += 1
+        except httpx.HTTPError as exc:
+            self._failed("push", type(exc).__name__)
             return False
-        # A 4xx is the receiver refusing this document: retrying the same bytes cannot help.
-        if response.status_code >= 500:
-            self.counts["push_failed"] += 1
+        # 401 and 403 refuse the sender, which may be let in later; another 4xx refuses this document, and
+        # retrying the same bytes cannot help.
+        if response.status_code >= 500 or response.status_code in (401, 403):
+            self._failed("push", str(response.status_code))
             return False
         return True
+
+    def _failed(self, destination: str, reason: str) -> None:
+        self.counts[f"{destination}_failed"] += 1
+        self.counts[f"{destination}_failed:{reason}"] += 1
 
     async def _to_sqs(self, docs: list[dict[str, Any]]) -> list[bool]:
         s = self.settings
@@ -245,8 +260,8 @@ class NotificationHub:
                         {"Id": str(i), "MessageBody": json.dumps(d)} for i, d in enumerate(chunk)])
                     for entry in answer.get("Successful") or []:
                         ok[start + int(entry["Id"])] = True
-        except Exception:  # the queue is unreachable: everything not confirmed is retried
-            self.counts["sqs_failed"] += 1
+        except Exception as exc:  # the queue is unreachable: everything not confirmed is retried
+            self._failed("sqs", type(exc).__name__)
         return ok
 
 

@@ -51,6 +51,11 @@ class Sim:
                                          **kwargs)
 
 
+def free_port() -> int:
+    """A TCP port nothing listens on now, for a server a test starts."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
 
 
 # Credentials a local SQS-compatible server accepts (it checks none).
@@ -62,9 +67,7 @@ def local_sqs_server() -> Iterator[str]:
     """A local SQS-compatible server (moto's server mode) on a free port, for the life of the block; its URL."""
     from moto.server import ThreadedMotoServer  # loading moto takes a while: only when asked for
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
     try:
@@ -74,10 +77,11 @@ def local_sqs_server() -> Iterator[str]:
 
 
 def wait_until_serving(base_url: str, attempts: int = 100) -> None:
-    """Block until a simulator started as a process answers at `base_url`."""
+    """Block until a simulator started as a process is ready at `base_url`."""
     for _ in range(attempts):
         try:
-            httpx.get(f"{base_url}/_sim/stats", timeout=0.5)
-            return
+            if httpx.get(f"{base_url}/readyz", timeout=0.5).status_code == 200:
+                return
         except httpx.TransportError:
-            time.sleep(0.05)
+            pass
+        time.sleep(0.05)
