@@ -13,9 +13,11 @@ import pytest
 from fastapi import FastAPI
 from pydantic import Field
 
-from servicekit import config, config_cli
+from devstack.testing import auth_headers
+from servicekit import ServiceSettings, config, config_cli
 from servicekit import db as servicekit_db
 from servicekit.config import ConfigInvalid, ConfigKind, ConfigRegistry, ConfigSpec, Plan
+from servicekit.http import protect
 
 
 class Greeting(ConfigSpec):
@@ -191,9 +193,9 @@ async def test_load_filters_by_scope_and_listeners_hear_of_changes(pool, registr
 
 @pytest.fixture
 async def client(pool, registry) -> AsyncIterator[httpx.AsyncClient]:
-    app = FastAPI()
+    app = protect(FastAPI(), ServiceSettings())
     app.include_router(config.config_router(SimpleNamespace(pool=pool), registry))
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://service") as client:
+    async with httpx.AsyncClient(headers=auth_headers(), transport=httpx.ASGITransport(app=app), base_url="http://service") as client:
         yield client
 
 
@@ -215,17 +217,19 @@ async def test_http_put_get_list_delete(client) -> None:
 async def test_http_answers_invalid_input_with_the_field_and_reason(client) -> None:
     bad = await client.put("/config/Greeting/morning", json={"priority": 0, "text": "hi", "colour": "red"})
     assert bad.status_code == 422
-    assert bad.json() == {"detail": [
+    assert bad.headers["content-type"] == "application/problem+json"
+    assert bad.json()["status"] == 422 and bad.json()["type"] == "urn:saleschannel:problem:validation"
+    assert bad.json()["errors"] == [
         {"kind": "Greeting", "name": "morning", "field": "spec.priority",
          "reason": "Input should be greater than or equal to 1"},
         {"kind": "Greeting", "name": "morning", "field": "spec.colour", "reason": "Extra inputs are not permitted"},
-    ]}
+    ]
     orphan = await client.put("/config/Farewell/bye", json={"after": "nobody"})
     assert orphan.status_code == 422
-    assert orphan.json()["detail"] == [
+    assert orphan.json()["errors"] == [
         {"kind": "Farewell", "name": "bye", "field": "spec.after", "reason": "no Greeting named 'nobody'"}]
     bad_name = await client.put("/config/Greeting/bad name!", json={"priority": 1, "text": "hi"})
-    assert bad_name.status_code == 422 and bad_name.json()["detail"][0]["field"] == "metadata.name"
+    assert bad_name.status_code == 422 and bad_name.json()["errors"][0]["field"] == "metadata.name"
     assert (await client.get("/config/Greeting")).json() == []
 
 
@@ -238,7 +242,7 @@ async def test_http_plan_and_apply_documents(client) -> None:
     pruned = await client.post("/config:apply", params={"prune": "true"}, json=[greeting("morning", 1)])
     assert [c["name"] for c in pruned.json()["deletes"]] == ["evening"]
     invalid = await client.post("/config:apply", json=[{"kind": "Salutation", "name": "x"}])
-    assert invalid.status_code == 422 and invalid.json()["detail"][0]["field"] == "kind"
+    assert invalid.status_code == 422 and invalid.json()["errors"][0]["field"] == "kind"
 
 
 async def test_openapi_documents_each_kinds_spec(client) -> None:

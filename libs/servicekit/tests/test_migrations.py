@@ -22,7 +22,7 @@ async def test_migrations_apply_once_in_order_even_when_replicas_start_together(
             await p.close()
     applied = [name for result in results for name in result]
     assert sorted(applied) == ["0001_first.sql", "0002_second.sql", "servicekit/0001_runtime.sql",
-                               "servicekit/0002_config.sql"]
+                               "servicekit/0002_config.sql", "servicekit/0003_audit.sql"]
     assert again == []
     columns = await db.fetch(
         "SELECT column_name FROM information_schema.columns WHERE table_schema = $1 "
@@ -49,7 +49,7 @@ async def test_a_failing_migration_leaves_nothing_half_done(database_url, db, tm
         "SELECT table_name FROM information_schema.tables WHERE table_schema = $1", schema)}
     assert "a" not in tables
     names = {r["name"] for r in await db.fetch(f'SELECT name FROM "{schema}"._migrations')}
-    assert names == {"servicekit/0001_runtime.sql", "servicekit/0002_config.sql"}
+    assert names == {"servicekit/0001_runtime.sql", "servicekit/0002_config.sql", "servicekit/0003_audit.sql"}
 
 
 async def test_inbox_forgets_ids_older_than_the_retention(database_url, db) -> None:

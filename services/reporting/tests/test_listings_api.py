@@ -7,7 +7,7 @@ import uuid
 import httpx
 
 from contracts.events import FieldChange, ListingChanged
-from devstack.testing import eventually, publish
+from devstack.testing import auth_headers, eventually, publish
 from reporting.service import ReportingSettings, build
 
 
@@ -27,7 +27,7 @@ async def test_read_model_keeps_the_newest_version_and_logs_each_change_once(top
     b1 = changed(run, "B", 1, 4)
     await service.start()
     try:
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(service.asgi()),
+        async with httpx.AsyncClient(headers=auth_headers(), transport=httpx.ASGITransport(service.asgi()),
                                      base_url="http://reporting") as client:
             await publish(topics_created, [v1, v3, v2, v3, b1])  # v2 arrives late, v3 twice
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Literal
+from typing import Any, Literal
 from uuid import UUID
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
@@ -363,6 +363,19 @@ class CommunicationError(Event):
     request_ref: str | None = Field(default=None, description="Id of the request kept for replay")
 
 
+class AuditRecorded(Event):
+    """A configuration change or an operating action, with who made it and what it changed."""
+
+    event_type: Literal["AuditRecorded"] = "AuditRecorded"
+    audit_id: int = Field(ge=1, description="The record's id in the producing service's audit trail")
+    actor: str = Field(description="The API key's name or the token's subject; 'system' for the service itself")
+    actor_kind: Literal["api_key", "oidc", "system"]
+    action: str = Field(description="e.g. config.update, config.delete, replay.listings, import.listings")
+    target: str = Field(description="What was acted on, e.g. PricingRule/clearance or account demo-seller")
+    before: dict[str, Any] | None = Field(default=None, description="State before (null when created)")
+    after: dict[str, Any] | None = Field(default=None, description="State after (null when deleted)")
+
+
 ALL_EVENTS: tuple[type[Event], ...] = (
     ProductChanged,
     AmazonListingObserved,
@@ -381,6 +394,7 @@ ALL_EVENTS: tuple[type[Event], ...] = (
     OrderCancelRequested,
     OrderActionResult,
     CommunicationError,
+    AuditRecorded,
 )
 
 EVENTS_BY_TYPE: dict[str, type[Event]] = {cls.__name__: cls for cls in ALL_EVENTS}

@@ -80,6 +80,8 @@ ROUTES: dict[str, Route] = {
     "OrderCancelRequested": Route(("order-import",), ("amazon-gateway",)),
     "OrderActionResult": Route(("amazon-gateway",), ("order-import", "reporting")),
     "CommunicationError": Route(("amazon-gateway", "commerce-gateway"), ("reporting",)),
+    "AuditRecorded": Route(("amazon-gateway", "catalog-sync", "commerce-gateway", "order-import", "repricer",
+                            "reporting"), ()),
 }
 
 

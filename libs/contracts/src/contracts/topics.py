@@ -111,12 +111,16 @@ COMMUNICATION_ERRORS = Topic(
     "platform.communication-errors.v1", "account_id", account_key, (ev.CommunicationError,),
     "Failed calls to Amazon or Commerce",
 )
+AUDIT = Topic(
+    "platform.audit.v1", "producer", lambda e: e.producer, (ev.AuditRecorded,),
+    "Configuration changes and operating actions: who, when, what, before and after",
+)
 
 ALL_TOPICS: tuple[Topic, ...] = (
     PRODUCTS, AMAZON_LISTINGS, LISTINGS, OFFERS, PRICES, COMPETITIVE_PRICES, LISTING_UPDATES,
     LISTING_UPDATE_RESULTS,
     ORDERS, COMMERCE_ORDER_REQUESTS, COMMERCE_ORDERS, SHIPMENTS, SHIPMENT_CONFIRMATIONS,
-    ORDER_CANCELLATIONS, ORDER_ACTION_RESULTS, COMMUNICATION_ERRORS,
+    ORDER_CANCELLATIONS, ORDER_ACTION_RESULTS, COMMUNICATION_ERRORS, AUDIT,
 )
 TOPICS_BY_NAME: dict[str, Topic] = {t.name: t for t in ALL_TOPICS}
 TOPIC_FOR_EVENT: dict[type[Event], Topic] = {

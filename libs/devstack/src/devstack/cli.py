@@ -16,6 +16,7 @@ from pathlib import Path
 
 from devstack import demo, infra
 from devstack.processes import SERVICES, ProcessSpec, Supervisor, service_spec, stop_pid, wait_ready
+from servicekit import auth
 from servicekit.topics import create_topics
 
 RUN_DIR = Path(os.environ.get("DEVSTACK_RUN_DIR", ".run")).resolve()
@@ -27,6 +28,30 @@ SIMULATOR_PORT = 8110
 
 def _state_path() -> Path:
     return RUN_DIR / "state.json"
+
+
+DEMO_KEY = "demo-api-key"
+KEYS_FILE = "api-keys.json"
+
+
+def api_keys(run_dir: Path) -> tuple[str, str]:
+    """The demo key (every scope; kept in `.run/demo-api-key` across runs) and a fresh key for the simulator's
+    notification push (scope `ingest`), written hashed to `.run/api-keys.json`, which every service reads."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    demo_file = run_dir / DEMO_KEY
+    demo_key = demo_file.read_text().strip() if demo_file.exists() else ""
+    if not demo_key.startswith(auth.KEY_PREFIX):
+        demo_key = auth.new_key()
+        demo_file.write_text(demo_key + "\n")
+    os.chmod(demo_file, 0o600)
+    push_key = auth.new_key()
+    keys_file = run_dir / KEYS_FILE
+    keys_file.unlink(missing_ok=True)
+    auth.add_key_entry(keys_file, auth.ApiKeyEntry(name="demo", scopes=list(auth.Scope),
+                                                   sha256=auth.hash_key(demo_key)))
+    auth.add_key_entry(keys_file, auth.ApiKeyEntry(name="amazon-sim-push", scopes=[auth.Scope.INGEST],
+                                                   sha256=auth.hash_key(push_key)))
+    return demo_key, push_key
 
 
 def up(seed: bool) -> int:
@@ -63,6 +88,8 @@ def up(seed: bool) -> int:
     created = asyncio.run(create_topics(bootstrap, partitions=int(os.environ.get("TOPIC_PARTITIONS", "6"))))
     print(f"topics      {len(created)} created")
 
+    demo_key, push_key = api_keys(RUN_DIR)
+    auth_env = {"API_KEYS_FILE": str(RUN_DIR / KEYS_FILE)}
     started = []
     gateway_env: dict[str, str] = {}
     simulator_url = None
@@ -79,14 +106,14 @@ def up(seed: bool) -> int:
                                          "--config", str(config), "--market-asins", str(demo.MARKET_ASINS),
                                          "--market-tick", str(demo.MARKET_TICK_S),
                                          "--push-url", f"{gateway_url}/notifications"],
-                          ready_url=f"{simulator_url}/_sim/faults")
+                          env={"AMAZON_SIM_PUSH_TOKEN": push_key}, ready_url=f"{simulator_url}/readyz")
         started.append((sim, sup.start(sim)))
         gateway_env = {"AMAZON_API_BASE_URL": simulator_url, "AMAZON_LWA_URL": f"{simulator_url}/auth/o2/token",
                        "AMAZON_ACCOUNTS": json.dumps(demo.gateway_accounts())}
     for name in SERVICES:
         spec = service_spec(name, bootstrap=bootstrap, database_url=database_url,
                             port=SERVICES[name][1] + PORT_OFFSET,
-                            extra_env=gateway_env if name == "amazon-gateway" else None)
+                            extra_env={**auth_env, **(gateway_env if name == "amazon-gateway" else {})})
         started.append((spec, sup.start(spec)))
     for spec, proc in started:
         try:
@@ -101,18 +128,22 @@ def up(seed: bool) -> int:
         print(f"  {'amazon-sim':<17} {simulator_url}  (SP-API simulator; state at /_sim/listings/"
               f"{demo.DEMO_SELLER})")
     print(f"\nlogs        {sup.log_dir}/<name>.log")
+    print(f"api key     {demo_key}  (every scope; kept in {RUN_DIR / DEMO_KEY})\n"
+          f"            export SALESCHANNEL_API_KEY=$(cat {RUN_DIR / DEMO_KEY}); "
+          'curl -H "Authorization: Bearer $SALESCHANNEL_API_KEY" ...')
     if seed:
         if simulator_url:
             print(f"amazon      {demo.seed_simulator(simulator_url)} demo listings on the simulator, each with "
                   f"a market of competitors moving every {demo.MARKET_TICK_S:g} s")
         if demo.DEMO_PRICING.exists():
-            docs = demo.apply_demo_pricing(f"http://127.0.0.1:{SERVICES['repricer'][1] + PORT_OFFSET}")
+            docs = demo.apply_demo_pricing(f"http://127.0.0.1:{SERVICES['repricer'][1] + PORT_OFFSET}", demo_key)
             print(f"pricing     {docs} resources from {demo.DEMO_PRICING} applied to the repricer")
         n = asyncio.run(demo.seed(bootstrap))
         print(f"demo store  {n} Luma sample products published; listings appear at "
               f"http://127.0.0.1:{SERVICES['reporting'][1] + PORT_OFFSET}/listings")
         if simulator_url:
-            queued = demo.start_listing_import(f"http://127.0.0.1:{SERVICES['amazon-gateway'][1] + PORT_OFFSET}")
+            queued = demo.start_listing_import(f"http://127.0.0.1:{SERVICES['amazon-gateway'][1] + PORT_OFFSET}",
+                                               demo_key)
             print(f"import      the demo seller's Amazon listings ({', '.join(queued)}) imported by amazon-gateway, "
                   "so catalog-sync learns their ASINs and the repricer follows their markets")
     print("stop with   make down")

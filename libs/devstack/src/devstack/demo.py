@@ -55,13 +55,14 @@ async def seed(bootstrap: str) -> int:
 DEMO_PRICING = Path("services/repricer/examples/pricing.yaml")
 
 
-def apply_demo_pricing(repricer_url: str) -> int:
+def apply_demo_pricing(repricer_url: str, api_key: str) -> int:
     """The demo store's listing price settings and rules, applied over the repricer's API."""
     import httpx
     import yaml
 
     documents = list(yaml.safe_load_all(DEMO_PRICING.read_text()))
-    response = httpx.post(f"{repricer_url}/config:apply", json=documents, timeout=30)
+    response = httpx.post(f"{repricer_url}/config:apply", json=documents, timeout=30,
+                          headers={"Authorization": f"Bearer {api_key}"})
     response.raise_for_status()
     return len(documents)
 
@@ -112,11 +113,12 @@ def seed_simulator(simulator_url: str) -> int:
     return n
 
 
-def start_listing_import(gateway_url: str, account_id: str = "demo-seller") -> list[str]:
+def start_listing_import(gateway_url: str, api_key: str, account_id: str = "demo-seller") -> list[str]:
     """Ask amazon-gateway to import the demo seller's listings; returns the marketplaces queued."""
     import httpx
 
-    response = httpx.post(f"{gateway_url}/import/listings", params={"account_id": account_id}, timeout=10)
+    response = httpx.post(f"{gateway_url}/import/listings", params={"account_id": account_id}, timeout=10,
+                          headers={"Authorization": f"Bearer {api_key}"})
     response.raise_for_status()
     queued: list[str] = response.json()["queued"]
     return queued

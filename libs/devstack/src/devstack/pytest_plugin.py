@@ -18,9 +18,14 @@ import asyncpg
 import pytest
 
 from devstack import infra
-from devstack.testing import with_database
+from devstack.testing import api_keys_setting, with_database
 
 LOCAL_POSTGRES = "postgresql://postgres@127.0.0.1:5432/postgres"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Tests run with authentication on: every service accepts the run's test keys (devstack.testing)."""
+    os.environ["API_KEYS"] = api_keys_setting()
 
 
 @pytest.fixture(scope="session")

@@ -12,7 +12,25 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.structs import ConsumerRecord
 
 from contracts import Event, encode, topic_for
+from servicekit import auth
 from servicekit.outbox import headers
+
+# API keys for a test run: one with every scope, one per scope. The pytest plugin puts their hashes in
+# API_KEYS, so every service a test builds or starts accepts them.
+TEST_KEYS: dict[str, str] = {name: auth.new_key() for name in ("all", *(s.value for s in auth.Scope))}
+
+
+def api_keys_setting() -> str:
+    """The API_KEYS value naming the test keys (only their hashes)."""
+    import json
+
+    return json.dumps([{"name": f"test-{name}", "scopes": [s.value for s in auth.Scope] if name == "all" else [name],
+                        "sha256": auth.hash_key(key)} for name, key in TEST_KEYS.items()])
+
+
+def auth_headers(scope: str = "all") -> dict[str, str]:
+    """Headers carrying the test key with every scope, or the one with only `scope`."""
+    return {"Authorization": f"Bearer {TEST_KEYS[scope]}"}
 
 
 def with_database(url: str, database: str) -> str:

@@ -19,7 +19,7 @@ from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 
 from contracts import Topic
-from servicekit import db, http, metrics
+from servicekit import audit, auth, db, http, metrics
 from servicekit.consumer import BatchProcessor, Handler, Subscription, prune_inbox
 from servicekit.logging import configure_logging, get_logger
 from servicekit.outbox import OutboxRelay
@@ -228,8 +228,10 @@ class Service(Generic[S]):
                 await self.stop()
 
         app = http.create_app(self, lifespan)
+        app.include_router(audit.router(self))
         for router in self.routers:
             app.include_router(router)
+        auth.check_routes(app.routes)
         return app
 
     def run(self) -> None:

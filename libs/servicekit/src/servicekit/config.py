@@ -20,14 +20,17 @@ import re
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import asyncpg
-from fastapi import APIRouter, HTTPException, Request, Response
+from fastapi import APIRouter, Body, Path, Request, Response
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from servicekit import audit
+from servicekit.auth import Principal, Scope, requires
+from servicekit.problems import FieldError, ProblemError, problem_response
 
 if TYPE_CHECKING:
     from servicekit.app import Service
@@ -77,6 +80,7 @@ class Change(BaseModel):
     revision: int = Field(description="The revision once applied; for a delete, the last one.")
     diff: list[str] = Field(default=[], description="One line per changed field: `spec.priority: 2 -> 1`.")
     spec: dict[str, Any] | None = Field(default=None, description="The new spec; null for a delete.")
+    before: dict[str, Any] | None = Field(default=None, exclude=True)
 
 
 class Plan(BaseModel):
@@ -116,10 +120,6 @@ class Problem(BaseModel):
         return f"{self.kind or '?'}/{self.name or '?'}: {self.field}: {self.reason}"
 
 
-class Problems(BaseModel):
-    detail: list[Problem]
-
-
 class ConfigInvalid(Exception):
     def __init__(self, problems: list[Problem]) -> None:
         super().__init__("\n".join(map(str, problems)))
@@ -146,9 +146,11 @@ OnChange = Callable[[asyncpg.Connection, Plan], Awaitable[None]]
 class ConfigRegistry:
     """The kinds a service accepts; `on_change` runs inside every transaction that changes one."""
 
-    def __init__(self, *kinds: ConfigKind, on_change: OnChange | None = None) -> None:
+    def __init__(self, *kinds: ConfigKind, on_change: OnChange | None = None, producer: str = "config") -> None:
         self._kinds: dict[str, ConfigKind] = {}
         self.on_change = on_change
+        self.producer = producer
+        """The service named as the producer of audit events; `config_router` sets it."""
         for kind in kinds:
             self.register(kind)
 
@@ -266,17 +268,21 @@ async def plan(
 
 
 async def apply(
-    conn: asyncpg.Connection, registry: ConfigRegistry, documents: Iterable[Any], *, prune: bool = False
+    conn: asyncpg.Connection, registry: ConfigRegistry, documents: Iterable[Any], *, prune: bool = False,
+    actor: Principal | None = None,
 ) -> Plan:
+    """Write what differs; each change is audited under `actor` (the service itself when None)."""
     desired = parse(registry, documents)
-    return await _commit(conn, registry, desired, _pruning(desired, prune))
+    return await _commit(conn, registry, desired, _pruning(desired, prune), actor)
 
 
-async def delete(conn: asyncpg.Connection, registry: ConfigRegistry, kind: str, name: str) -> Plan:
+async def delete(
+    conn: asyncpg.Connection, registry: ConfigRegistry, kind: str, name: str, *, actor: Principal | None = None,
+) -> Plan:
     """Delete one resource (if the rest stays valid); the plan's `deletes` is empty if it was absent."""
     if kind not in registry.kinds:
         raise KeyError(kind)
-    return await _commit(conn, registry, {}, lambda k, n: (k, n) == (kind, name))
+    return await _commit(conn, registry, {}, lambda k, n: (k, n) == (kind, name), actor)
 
 
 async def load(
@@ -318,13 +324,18 @@ def _pruning(desired: Mapping[tuple[str, str], BaseModel], prune: bool) -> Calla
 
 async def _commit(
     conn: asyncpg.Connection, registry: ConfigRegistry, desired: Mapping[tuple[str, str], BaseModel],
-    drop: Callable[[str, str], bool],
+    drop: Callable[[str, str], bool], actor: Principal | None,
 ) -> Plan:
     async with conn.transaction():
         await conn.execute("SELECT pg_advisory_xact_lock(hashtext(current_schema() || '._config'))")
         result = await _compute(conn, registry, desired, drop)
         if result.changed:
             await _write(conn, result)
+            await audit.record(conn, registry.producer, actor, [
+                audit.Entry(action=f"config.{action}", target=f"{c.kind}/{c.name}", before=c.before, after=c.spec)
+                for action, changes in (("create", result.creates), ("update", result.updates),
+                                        ("delete", result.deletes))
+                for c in changes])
             if registry.on_change is not None:
                 await registry.on_change(conn, result)
     return result
@@ -346,7 +357,7 @@ async def _compute(
         if (kind, name) in desired:
             continue
         if drop(kind, name):
-            result.deletes.append(Change(kind=kind, name=name, revision=revision))
+            result.deletes.append(Change(kind=kind, name=name, revision=revision, before=raw))
             continue
         try:
             after[kind][name] = registry[kind].model.model_validate(raw)
@@ -362,7 +373,8 @@ async def _compute(
             continue
         raw, revision = stored[kind, name]
         if diff := _diff(_normalized(registry[kind].model, raw), new):
-            result.updates.append(Change(kind=kind, name=name, revision=revision + 1, diff=diff, spec=new))
+            result.updates.append(Change(kind=kind, name=name, revision=revision + 1, diff=diff, spec=new,
+                                         before=raw))
         else:
             result.unchanged.append(Change(kind=kind, name=name, revision=revision, spec=new))
 
@@ -417,7 +429,7 @@ async def _write(conn: asyncpg.Connection, result: Plan) -> None:
 
 
 class _ProblemRoute(APIRoute):
-    """Answers invalid input with 422 `{"detail": [{kind, name, field, reason}]}`, like ConfigInvalid."""
+    """Answers invalid configuration with a 422 problem whose errors carry kind, name and field."""
 
     def get_route_handler(self) -> Callable[[Request], Awaitable[Response]]:
         handler = super().get_route_handler()
@@ -432,7 +444,10 @@ class _ProblemRoute(APIRoute):
                 name = request.path_params.get("name", "")
                 problems = [Problem(kind=kind, name=name, field=_request_field(e["loc"], kind),
                                     reason=e["msg"]) for e in exc.errors()]
-            return JSONResponse({"detail": [p.model_dump() for p in problems]}, status_code=422)
+            return problem_response(
+                422, "; ".join(map(str, problems[:5])), instance=request.url.path, errors=[
+                    FieldError(field=p.field, reason=p.reason, kind=p.kind or None, name=p.name or None)
+                    for p in problems])
 
         return route
 
@@ -443,34 +458,43 @@ def _request_field(loc: tuple[Any, ...], kind: str) -> str:
     return ".".join(map(str, [prefix, *rest] if prefix else rest))
 
 
-_INVALID: dict[int | str, dict[str, Any]] = {422: {"model": Problems, "description": "Invalid configuration"}}
+_INVALID: dict[int | str, dict[str, Any]] = {422: {"description": "Invalid configuration: each error names kind, "
+                                                         "name and field"}}
 
 
 def config_router(service: "Service[Any]", registry: ConfigRegistry) -> APIRouter:
-    """`/config/<Kind>[/<name>]` for each kind, and `/config:plan`, `/config:apply` for documents."""
+    """`/config/<Kind>[/<name>]` for each kind, and `/config:plan`, `/config:apply` for documents.
+    Reading and planning need the `read` scope, changing needs `configure`; every change is audited."""
     router = APIRouter(tags=["config"], route_class=_ProblemRoute)
+    registry.producer = getattr(service, "name", registry.producer)
 
     def pool() -> asyncpg.Pool:
         if service.pool is None:
-            raise HTTPException(503, "the service has not started")
+            raise ProblemError(503, "the service has not started")
         return service.pool
 
-    @router.post("/config:plan", response_model=Plan, responses=_INVALID)
-    async def plan_documents(documents: list[dict[str, Any]], prune: bool = False) -> Plan:
-        """What applying these documents would change, field by field."""
+    @router.post("/config:plan", response_model=Plan, responses=_INVALID, dependencies=[requires(Scope.READ)])
+    async def plan_documents(documents: list[dict[str, Any]] = Body(max_length=MAX_DOCUMENTS),
+                             prune: bool = False) -> Plan:
+        """What applying these documents would change, field by field. Changes nothing."""
         async with pool().acquire() as conn:
             return await plan(conn, registry, documents, prune=prune)
 
     @router.post("/config:apply", response_model=Plan, responses=_INVALID)
-    async def apply_documents(documents: list[dict[str, Any]], prune: bool = False) -> Plan:
+    async def apply_documents(documents: list[dict[str, Any]] = Body(max_length=MAX_DOCUMENTS),
+                              prune: bool = False, caller: Principal = requires(Scope.CONFIGURE)) -> Plan:
         """Apply every document or, if any is invalid, none. `prune` deletes the resources of the
         documents' kinds that they do not name."""
         async with pool().acquire() as conn:
-            return await apply(conn, registry, documents, prune=prune)
+            return await apply(conn, registry, documents, prune=prune, actor=caller)
 
     for config_kind in registry:
         _kind_routes(router, registry, config_kind, pool)
     return router
+
+
+MAX_DOCUMENTS = 10_000
+_Name = Annotated[str, Path(min_length=1, max_length=200, pattern=f"^{_NAME.pattern}$")]
 
 
 def _kind_routes(
@@ -478,33 +502,34 @@ def _kind_routes(
 ) -> None:
     kind, spec_model = config_kind.kind, config_kind.model
 
-    async def get_one(name: str) -> Resource:
+    async def get_one(name: _Name) -> Resource:
         found = await resources(pool(), kind, name)
         if not found:
-            raise HTTPException(404, f"{kind}/{name} not found")
+            raise ProblemError(404, f"{kind}/{name} not found")
         return found[0]
 
     async def list_all() -> list[Resource]:
         return await resources(pool(), kind)
 
-    async def put(name: str, spec: spec_model) -> Resource:  # type: ignore[valid-type]
+    async def put(name: _Name, spec: spec_model, caller: Principal = requires(Scope.CONFIGURE)) -> Resource:  # type: ignore[valid-type]
         document = {"kind": kind, "metadata": {"name": name}, "spec": spec.model_dump(mode="json")}
         async with pool().acquire() as conn:
-            await apply(conn, registry, [document])
+            await apply(conn, registry, [document], actor=caller)
         return await get_one(name)
 
-    async def remove(name: str) -> Plan:
+    async def remove(name: _Name, caller: Principal = requires(Scope.CONFIGURE)) -> Plan:
         async with pool().acquire() as conn:
-            result = await delete(conn, registry, kind, name)
+            result = await delete(conn, registry, kind, name, actor=caller)
         if not result.deletes:
-            raise HTTPException(404, f"{kind}/{name} not found")
+            raise ProblemError(404, f"{kind}/{name} not found")
         return result
 
     put.config_kind = remove.config_kind = kind  # type: ignore[attr-defined]
     path = f"/config/{kind}"
-    router.add_api_route(path, list_all, methods=["GET"], response_model=list[Resource],
+    read = [requires(Scope.READ)]
+    router.add_api_route(path, list_all, methods=["GET"], response_model=list[Resource], dependencies=read,
                          summary=f"List {kind} resources", name=f"list_{kind}")
-    router.add_api_route(f"{path}/{{name}}", get_one, methods=["GET"], response_model=Resource,
+    router.add_api_route(f"{path}/{{name}}", get_one, methods=["GET"], response_model=Resource, dependencies=read,
                          summary=f"Get a {kind}", name=f"get_{kind}")
     router.add_api_route(f"{path}/{{name}}", put, methods=["PUT"], response_model=Resource,
                          responses=_INVALID, summary=f"Create or replace a {kind}; the body is its spec",

@@ -5,7 +5,9 @@
     config get PricingRule [NAME]
 
 Files are YAML or JSON, several documents per file (`---`) or a list in one. Exit codes: 0 done,
-1 invalid configuration (the problems are printed), 2 the service could not be reached.
+1 invalid configuration (the problems are printed) or refused (401/403), 2 the service could not be
+reached. The API key is `--token`, else `$SALESCHANNEL_API_KEY`, else the embedded stack's
+`.run/demo-api-key` when it exists.
 """
 
 from __future__ import annotations
@@ -41,6 +43,8 @@ async def run(
     registry = registry_factory()
     async with contextlib.AsyncExitStack() as stack:
         http = client or await stack.enter_async_context(httpx.AsyncClient(base_url=args.url, timeout=30))
+        if token := args.token or api_key_from_environment():
+            http.headers["Authorization"] = f"Bearer {token}"
         try:
             if args.command == "get":
                 return await _get(http, registry, args.kind, args.name)
@@ -51,8 +55,22 @@ async def run(
             return 2
 
 
+DEMO_KEY_FILE = Path(".run/demo-api-key")
+
+
+def api_key_from_environment() -> str | None:
+    """`$SALESCHANNEL_API_KEY`, else the key `make up` kept in `.run/demo-api-key`."""
+    if key := os.environ.get("SALESCHANNEL_API_KEY"):
+        return key.strip()
+    with contextlib.suppress(OSError):
+        return DEMO_KEY_FILE.read_text().strip() or None
+    return None
+
+
 def _parser(prog: str, port: int) -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--token", default=None,
+                        help="API key or access token (default: $SALESCHANNEL_API_KEY, else .run/demo-api-key)")
     common.add_argument("--url", default=os.environ.get("SERVICE_URL", f"http://127.0.0.1:{port}"),
                         help="the service's HTTP API (default: $SERVICE_URL or %(default)s)")
     parser = argparse.ArgumentParser(prog=prog, description="Declarative configuration of the service.")
@@ -133,12 +151,15 @@ def _invalid(problems: list[Problem]) -> int:
 
 
 def _failed(response: httpx.Response) -> int:
+    """A problem-details answer: a configuration's problems, or what went wrong."""
     try:
-        detail = response.json()["detail"]
-    except (ValueError, KeyError, TypeError):
-        detail = response.text
-    if response.status_code == 422 and isinstance(detail, list):
-        return _invalid([Problem.model_validate(p) for p in detail])
+        body = response.json()
+        detail, errors = body.get("detail") or body.get("title", ""), body.get("errors") or []
+    except (ValueError, AttributeError):
+        detail, errors = response.text, []
+    if response.status_code == 422 and errors:
+        return _invalid([Problem(kind=e.get("kind") or "", name=e.get("name") or "", field=e["field"],
+                                 reason=e["reason"]) for e in errors])
     request = response.request
     print(f"{request.method} {request.url}: {response.status_code} {detail}", file=sys.stderr)
     return 1

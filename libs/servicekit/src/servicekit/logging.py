@@ -11,7 +11,8 @@ import structlog
 
 _SECRET_KEY = re.compile(r"secret|token|password|passwd|authorization|api[_-]?key|credential", re.I)
 _SECRET_VALUE = re.compile(
-    r"(Atzr\|[\w\-|]+|amzn1\.oa2-cs\.v1\.[\w]+|Bearer\s+[\w\-.~+/]+=*|://[^:/\s]+:[^@\s]+@)"
+    r"(Atzr\|[\w\-|]+|amzn1\.oa2-cs\.v1\.[\w]+|Bearer\s+[\w\-.~+/]+=*|://[^:/\s]+:[^@\s]+@"
+    r"|sck_[\w\-]{16,}|eyJ[\w\-]+\.eyJ[\w\-]+\.[\w\-]*)"
 )
 REDACTED = "[redacted]"
 
@@ -22,13 +23,35 @@ def redact_value(value: str) -> str:
     )
 
 
+def _redact(value: Any, depth: int = 0) -> Any:
+    if isinstance(value, str):
+        return redact_value(value)
+    if depth > 20:
+        return value
+    if isinstance(value, dict):
+        return {k: REDACTED if isinstance(k, str) and _SECRET_KEY.search(k) else _redact(v, depth + 1)
+                for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_redact(v, depth + 1) for v in value]
+    return value
+
+
 def redact_secrets(_: Any, __: str, event_dict: dict[str, Any]) -> dict[str, Any]:
+    """Values under secret-sounding keys, and secrets found inside any string, at any depth
+    (tracebacks included)."""
     for key, value in list(event_dict.items()):
         if _SECRET_KEY.search(key) and key not in ("event",):
             event_dict[key] = REDACTED
-        elif isinstance(value, str):
-            event_dict[key] = redact_value(value)
+        else:
+            event_dict[key] = _redact(value)
     return event_dict
+
+
+# Tracebacks as structured data in the line itself (`exception`: type, message, frames), without
+# the frames' local variables, which may hold credentials.
+render_exceptions = structlog.processors.ExceptionRenderer(
+    structlog.tracebacks.ExceptionDictTransformer(show_locals=False, max_frames=30)
+)
 
 
 def configure_logging(service: str, level: str = "INFO") -> None:
@@ -43,7 +66,7 @@ def configure_logging(service: str, level: str = "INFO") -> None:
     structlog.configure(
         processors=[
             *shared,
-            structlog.processors.format_exc_info,
+            render_exceptions,
             redact_secrets,
             structlog.processors.JSONRenderer(),
         ],
@@ -59,6 +82,7 @@ def configure_logging(service: str, level: str = "INFO") -> None:
         structlog.stdlib.ProcessorFormatter(
             processors=[
                 structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+                render_exceptions,
                 redact_secrets,
                 structlog.processors.JSONRenderer(),
             ],

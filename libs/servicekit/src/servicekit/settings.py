@@ -33,3 +33,13 @@ class ServiceSettings(BaseSettings):
     # young collections, and every third-generation pass walks the whole heap of imported code;
     # 0 keeps Python's default thresholds.
     gc_gen0_threshold: int = Field(default=200_000, ge=0)
+
+    # Who may call the HTTP API (servicekit.auth): API keys, an OIDC issuer, or both.
+    api_keys: SecretStr | None = Field(default=None, description="JSON list of {name, scopes, sha256}")
+    api_keys_file: str | None = Field(default=None, description="A mounted file of the same, re-read on change")
+    oidc_issuer: str | None = None
+    oidc_audience: str | None = None
+    oidc_jwks_url: str | None = Field(default=None, description="Default: discovered from the issuer")
+    oidc_scopes_claim: str = "scope"
+    oidc_scope_prefix: str = Field(default="", description="e.g. 'saleschannel:' for 'saleschannel:read'")
+    oidc_name_claim: str = "sub"

@@ -10,13 +10,15 @@ from __future__ import annotations
 from functools import partial
 from importlib import resources
 
-from fastapi import APIRouter, HTTPException
+from fastapi import APIRouter
 from pydantic import Field
 
 from catalog_sync.domain import Target
 from catalog_sync.handlers import SERVICE, on_amazon_listings, on_prices, on_products_changed
 from contracts import topics
 from servicekit import Service, ServiceSettings
+from servicekit.auth import Scope, requires
+from servicekit.problems import ProblemError
 
 
 class CatalogSyncSettings(ServiceSettings):
@@ -35,18 +37,19 @@ def build(settings: CatalogSyncSettings | None = None) -> Service[CatalogSyncSet
     service.subscribe(topics.AMAZON_LISTINGS, on_amazon_listings)
     service.subscribe(topics.PRICES, on_prices)
 
-    router = APIRouter(tags=["listings"])
+    router = APIRouter(tags=["listings"], dependencies=[requires(Scope.READ)])
 
     @router.get("/listings/{account_id}/{marketplace_id}/{sku}")
     async def get_listing(account_id: str, marketplace_id: str, sku: str) -> dict[str, object]:
         """The listing as catalog-sync holds it."""
-        assert service.pool is not None
+        if service.pool is None:
+            raise ProblemError(503, "the service has not started")
         row = await service.pool.fetchrow(
             "SELECT * FROM listings WHERE account_id = $1 AND marketplace_id = $2 AND sku = $3",
             account_id, marketplace_id, sku,
         )
         if row is None:
-            raise HTTPException(404, f"no listing {account_id}/{marketplace_id}/{sku}")
+            raise ProblemError(404, f"no listing {account_id}/{marketplace_id}/{sku}")
         return dict(row)
 
     service.include_router(router)

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, HTTPException, Query
+from fastapi import APIRouter, Query
 from pydantic import BaseModel
 
 from servicekit import Service
+from servicekit.auth import Scope, requires
+from servicekit.problems import ProblemError
 
 
 class ListingView(BaseModel):
@@ -54,18 +56,18 @@ def _listing(row: Any) -> ListingView:
 
 
 def router(service: Service[Any]) -> APIRouter:
-    r = APIRouter(tags=["reports"])
+    r = APIRouter(tags=["reports"], dependencies=[requires(Scope.READ)])
 
     def pool() -> Any:
         if service.pool is None:
-            raise HTTPException(503, "not started")
+            raise ProblemError(503, "the service has not started")
         return service.pool
 
     @r.get("/listings", response_model=ListingPage)
     async def listings(
         account_id: str | None = None, marketplace_id: str | None = None,
         status: str | None = None, limit: int = Query(100, ge=1, le=1000),
-        offset: int = Query(0, ge=0),
+        offset: int = Query(0, ge=0, le=10_000_000),
     ) -> ListingPage:
         """Listings by account, marketplace and status."""
         where = ("($1::text IS NULL OR account_id = $1) AND ($2::text IS NULL OR marketplace_id = $2) "
@@ -96,13 +98,13 @@ def router(service: Service[Any]) -> APIRouter:
             account_id, marketplace_id, sku,
         )
         if row is None:
-            raise HTTPException(404, f"no listing {account_id}/{marketplace_id}/{sku}")
+            raise ProblemError(404, f"no listing {account_id}/{marketplace_id}/{sku}")
         return _listing(row)
 
     @r.get("/listing-changes", response_model=list[ChangeView])
     async def listing_changes(
         account_id: str | None = None, marketplace_id: str | None = None, sku: str | None = None,
-        limit: int = Query(100, ge=1, le=10000), after_id: int = Query(0, ge=0),
+        limit: int = Query(100, ge=1, le=10000), after_id: int = Query(0, ge=0, le=2**62),
     ) -> list[ChangeView]:
         """The Listing Changes Log, oldest first; page with `after_id`."""
         rows = await pool().fetch(

@@ -10,6 +10,7 @@ import httpx
 import pytest
 
 from repricer.service import Settings, build
+from devstack.testing import auth_headers
 
 SETTINGS = {"account_id": "acct-1", "marketplace_id": "ATVPDKIKX0DER", "marketplace_currency": "USD",
             "seller_id": "OURSELLER"}
@@ -43,7 +44,7 @@ def intelligent(source: str = "buy_box", floor: dict[str, Any] | None = None,
 @pytest.fixture(scope="module")
 async def client():
     app = build(Settings()).asgi()
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://repricer") as c:
+    async with httpx.AsyncClient(headers=auth_headers(), transport=httpx.ASGITransport(app), base_url="http://repricer") as c:
         yield c
 
 

@@ -14,6 +14,7 @@ import yaml
 from repricer.config import registry
 from repricer.service import Settings, build
 from servicekit import config_cli
+from devstack.testing import auth_headers
 
 EXAMPLES = Path(__file__).parents[2] / "examples"
 
@@ -56,7 +57,7 @@ async def test_config_apply_previews_applies_once_and_refuses_invalid(topics_cre
     service = build(Settings(kafka_bootstrap_servers=topics_created, database_url=database_url))
     await service.start()
     try:
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(service.asgi()), base_url="http://r") as client:
+        async with httpx.AsyncClient(headers=auth_headers(), transport=httpx.ASGITransport(service.asgi()), base_url="http://r") as client:
             # the example, under names and an account of this test's own (the session's database is shared)
             run = uuid.uuid4().hex[:6]
             # (currency rates are one per currency pair for everybody: leave the example's out)

@@ -20,7 +20,7 @@ from contracts.events import (
     ProductStatus,
 )
 from contracts.topics import COMPETITIVE_PRICES, LISTING_UPDATES, PRICES
-from devstack.testing import eventually, publish, read_topic
+from devstack.testing import auth_headers, eventually, publish, read_topic
 from repricer.service import Settings, build
 
 MARKET = "ATVPDKIKX0DER"
@@ -50,7 +50,7 @@ async def test_offers_products_and_listings_to_prices(topics_created, database_u
                              consumer_batch_timeout_ms=20))
     await service.start()
     try:
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(service.asgi()), base_url="http://r") as client:
+        async with httpx.AsyncClient(headers=auth_headers(), transport=httpx.ASGITransport(service.asgi()), base_url="http://r") as client:
             applied = await client.post("/config:apply", json=[
                 {"kind": "ListingPriceSettings", "metadata": {"name": f"{account}-us"},
                  "spec": {"account_id": account, "marketplace_id": MARKET, "marketplace_currency": "USD",
@@ -131,7 +131,7 @@ async def test_a_rule_change_reprices_existing_listings(topics_created, database
                              consumer_batch_timeout_ms=20))
     await service.start()
     try:
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(service.asgi()), base_url="http://r") as client:
+        async with httpx.AsyncClient(headers=auth_headers(), transport=httpx.ASGITransport(service.asgi()), base_url="http://r") as client:
             settings = {"kind": "ListingPriceSettings", "metadata": {"name": f"{account}-us"},
                         "spec": {"account_id": account, "marketplace_id": MARKET, "marketplace_currency": "USD",
                                  "seller_id": "ME"}}
