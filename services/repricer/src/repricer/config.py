@@ -12,22 +12,24 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from repricer.domain import ListingPriceSettings, PricingRule, ProductPriceData, applicable_rules
+from repricer.domain.amounts import Rate
+from repricer.domain.limits import CURRENCY, MAX_ID_LENGTH, Id
 from servicekit.config import ConfigKind, ConfigRegistry, ConfigSpec, Specs, load
 
 
 class StoreSettings(ListingPriceSettings):
     """Listing price settings of one Amazon store (account and marketplace)."""
 
-    seller_id: str = Field(min_length=1, description="Our Amazon seller id on this account; "
-                           "our own offer is never treated as a competitor")
+    seller_id: Id = Field(description="Our Amazon seller id on this account, up to 200 characters; "
+                          "our own offer is never treated as a competitor")
 
 
 class RuleSpec(PricingRule):
     """A pricing rule; without account_id/marketplace_id it applies to every store."""
 
-    name: str = Field(default="", description="Taken from the resource name")
-    account_id: str | None = None
-    marketplace_id: str | None = None
+    name: str = Field(default="", max_length=MAX_ID_LENGTH, description="Taken from the resource name")
+    account_id: Id | None = Field(default=None, description="Only this account's stores; up to 200 characters")
+    marketplace_id: Id | None = Field(default=None, description="Only this marketplace; up to 200 characters")
 
     def for_store(self, account_id: str, marketplace_id: str) -> bool:
         return (self.account_id in (None, account_id)) and (self.marketplace_id in (None, marketplace_id))
@@ -36,9 +38,11 @@ class RuleSpec(PricingRule):
 class CurrencyRate(ConfigSpec):
     """1 from_currency = rate to_currency, at Commerce's rates."""
 
-    from_currency: str = Field(pattern=r"^[A-Z]{3}$")
-    to_currency: str = Field(pattern=r"^[A-Z]{3}$")
-    rate: Decimal = Field(gt=0, allow_inf_nan=False)
+    from_currency: str = Field(pattern=CURRENCY, description="ISO 4217 code, e.g. USD")
+    to_currency: str = Field(pattern=CURRENCY, description="ISO 4217 code, e.g. CAD")
+    rate: Rate = Field(
+        description="0.000001 to 1,000,000 with at most 10 decimal places, so the inverse rate stays in range too"
+    )
 
 
 def _one_settings_per_store(spec: Any, specs: Specs) -> list[str | tuple[str, str]]:

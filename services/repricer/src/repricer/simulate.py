@@ -4,39 +4,81 @@ trace, with no side effects. Served at POST /simulate and by `python -m repricer
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from decimal import Decimal
+from typing import Annotated
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
 
 from contracts import Money
 from contracts.events import Offer
+from contracts.money import DecimalString
 from repricer.config import RuleSpec, StoreSettings
 from repricer.domain import (
+    BoundedProductPriceData,
     ItemCondition,
     MarketSnapshot,
     OurListing,
     PriceDecision,
     PriceHistory,
-    ProductPriceData,
     decide,
 )
+from repricer.domain.amounts import AMOUNT_PLACES, MAX_AMOUNT, Rate
+from repricer.domain.limits import CURRENCY_PAIR, MAX_ID_LENGTH, MAX_INT, Id
+
+MAX_RULES = 200
+MAX_OFFERS = 200
+MAX_RATES = 200
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+"""`at` minus the longest price war window (365 days) must still be a date."""
+LATEST = datetime(2999, 12, 31, tzinfo=UTC)
 
 
 class NamedRule(RuleSpec):
-    name: str = Field(min_length=1)
+    name: Id = Field(description="Up to 200 characters")
+
+
+class Price(Money):
+    """Money that is a price: 0 to 1,000,000,000 with at most 6 decimal places."""
+
+    amount: Annotated[DecimalString, Field(ge=0, le=MAX_AMOUNT, decimal_places=AMOUNT_PLACES)] = Field(
+        description="Decimal amount, e.g. '19.99': 0 to 1,000,000,000, at most 6 decimal places"
+    )
+
+    def money(self) -> Money:
+        return Money(amount=self.amount, currency=self.currency)
+
+
+class SimulatedOffer(Offer):
+    """A competitor offer as a simulation takes it: prices bounded like every other amount."""
+
+    seller_id: str = Field(max_length=MAX_ID_LENGTH, description="Up to 200 characters")
+    condition: str = Field(max_length=MAX_ID_LENGTH, description="new, used, collectible, refurbished, club")
+    sub_condition: str | None = Field(default=None, max_length=MAX_ID_LENGTH)
+    listing_price: Price
+    shipping: Price
+    feedback_count: int | None = Field(default=None, ge=0, le=MAX_INT)
+
+
+CurrencyPair = Annotated[str, StringConstraints(pattern=CURRENCY_PAIR)]
 
 
 class SimulationRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    product: ProductPriceData
+    product: BoundedProductPriceData
     settings: StoreSettings
-    rules: list[NamedRule] = []
-    offers: list[Offer] | None = Field(default=None, description="Competitor offers; null: none known")
+    rules: list[NamedRule] = Field(default=[], max_length=MAX_RULES, description="At most 200 rules")
+    offers: list[SimulatedOffer] | None = Field(
+        default=None, max_length=MAX_OFFERS, description="Competitor offers (at most 200); null: none known"
+    )
     condition: ItemCondition = Field(default=ItemCondition.NEW, description="Our listing's condition")
-    live_price: Money | None = Field(default=None, description="The price Amazon shows now")
-    rates: dict[str, Decimal] = Field(default={}, description='"CAD/USD": 0.73')
-    at: AwareDatetime | None = Field(default=None, description="Evaluate as of; default now")
+    live_price: Price | None = Field(default=None, description="The price Amazon shows now")
+    rates: dict[CurrencyPair, Rate] = Field(
+        default={}, max_length=MAX_RATES,
+        description='"CAD/USD": 0.73; at most 200 pairs, each rate 0.000001 to 1,000,000 with at most 10 decimals',
+    )
+    at: AwareDatetime | None = Field(
+        default=None, ge=EARLIEST, le=LATEST, description="Evaluate as of (1970 to 2999); default now"
+    )
 
 
 def simulate(request: SimulationRequest) -> PriceDecision:
@@ -47,5 +89,5 @@ def simulate(request: SimulationRequest) -> PriceDecision:
         request.product, request.settings, rules,
         OurListing(seller_id=request.settings.seller_id, condition=request.condition),
         request.at or datetime.now(UTC), market=market, rates=request.rates,
-        history=PriceHistory(live_price=request.live_price),
+        history=PriceHistory(live_price=request.live_price.money() if request.live_price else None),
     )

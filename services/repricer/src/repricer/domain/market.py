@@ -19,13 +19,14 @@ from contracts.events import Offer, OfferPriceObserved
 from contracts.money import Money
 from repricer.domain.amounts import HUNDRED, rounded
 from repricer.domain.item_condition import ItemCondition, fallback_groups, offer_condition
+from repricer.domain.limits import Id
 from repricer.domain.rules import CompetitorSource, IntelligentAction, VarianceMode
 
 
 class OurListing(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    seller_id: str = Field(min_length=1, description="Our Amazon seller id")
+    seller_id: Id = Field(description="Our Amazon seller id, up to 200 characters")
     condition: ItemCondition = ItemCondition.NEW
     shipping: Money | None = Field(
         default=None, description="What buyers pay us for shipping; subtracted when comparing landed prices"

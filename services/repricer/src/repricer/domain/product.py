@@ -8,7 +8,9 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
-from repricer.domain.amounts import Amount
+from repricer.domain.amounts import MAX_AMOUNT, Amount, NonNegativeDecimal
+from repricer.domain.errors import PriceOutOfRange
+from repricer.domain.limits import CURRENCY, MAX_ATTRIBUTES, MAX_WEBSITES, Code, Id
 from repricer.domain.settings import PRICE, ListingPriceSettings, PriceScope
 
 
@@ -18,7 +20,11 @@ def _drop_empty(values: object) -> object:
     return values
 
 
-AttributePrices = Annotated[dict[str, Amount], BeforeValidator(_drop_empty)]
+AttributePrices = Annotated[dict[Code, NonNegativeDecimal], BeforeValidator(_drop_empty)]
+"""Numeric attribute values as Commerce sends them, prices or not (an EAN is numeric too)."""
+
+Prices = Annotated[dict[Code, Amount], BeforeValidator(_drop_empty), Field(max_length=MAX_ATTRIBUTES)]
+"""Price attribute values given as prices: each 0 to 1,000,000,000 with at most 6 decimal places."""
 
 
 class ProductPriceData(BaseModel):
@@ -27,16 +33,33 @@ class ProductPriceData(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    sku: str = Field(min_length=1)
-    currency: str = Field(pattern=r"^[A-Z]{3}$", description="Commerce default currency")
+    sku: Id = Field(description="Up to 200 characters")
+    currency: str = Field(pattern=CURRENCY, description="Commerce default currency")
     prices: AttributePrices = Field(default={}, description="attribute code -> default value")
-    website_prices: dict[str, AttributePrices] = Field(
+    website_prices: dict[Code, AttributePrices] = Field(
         default={}, description="website code -> attribute code -> the website's own value"
     )
-    attributes: dict[str, Any] = Field(default={}, description="Attributes rule conditions test")
+    attributes: dict[Code, Any] = Field(default={}, description="Attributes rule conditions test")
 
     def condition_attributes(self) -> dict[str, Any]:
         return {"sku": self.sku, **self.prices, **self.attributes}
+
+
+class BoundedProductPriceData(ProductPriceData):
+    """A product given directly (a simulation, not a Commerce event): every price attribute is a
+    price, and the attributes are bounded in number."""
+
+    prices: Prices = Field(
+        default={}, description="attribute code -> default value; each 0 to 1,000,000,000, at most 6 decimals; "
+        "at most 10,000 attributes"
+    )
+    website_prices: dict[Code, Prices] = Field(
+        default={}, max_length=MAX_WEBSITES,
+        description="website code -> attribute code -> the website's own value (at most 100 websites)",
+    )
+    attributes: dict[Code, Any] = Field(
+        default={}, max_length=MAX_ATTRIBUTES, description="Attributes rule conditions test (at most 10,000)"
+    )
 
 
 @dataclass(frozen=True)
@@ -60,12 +83,21 @@ class PriceReader:
         )
 
     def read(self, attribute: str) -> ResolvedPrice | None:
+        """PriceOutOfRange when the value is above MAX_AMOUNT: no price, whatever the attribute holds."""
         for website in self._websites:
             value = self._product.website_prices.get(website, {}).get(attribute)
             if value is not None:
-                return ResolvedPrice(attribute, value, f"website {website}")
+                return self._price(attribute, value, f"website {website}", f"website_prices.{website}")
         value = self._product.prices.get(attribute)
-        return ResolvedPrice(attribute, value, "default scope") if value is not None else None
+        return self._price(attribute, value, "default scope", "prices") if value is not None else None
+
+    def _price(self, attribute: str, value: Decimal, origin: str, where: str) -> ResolvedPrice:
+        if value > MAX_AMOUNT:
+            raise PriceOutOfRange(
+                f"product {self._product.sku}: {attribute} {value} ({origin}) is above the largest price {MAX_AMOUNT}",
+                field=f"product.{where}.{attribute}",
+            )
+        return ResolvedPrice(attribute, value, origin)
 
     def read_or_price(self, attribute: str) -> ResolvedPrice | None:
         """The attribute's value, or the product's price when the attribute is empty."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
@@ -9,9 +10,17 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
-from conditions import Combination, matches
-from repricer.domain.amounts import HUNDRED, Amount
+from conditions import AttributeCondition, Combination, matches
+from repricer.domain.amounts import HUNDRED, MAX_PERCENT, Amount, Percent
 from repricer.domain.item_condition import ItemCondition
+from repricer.domain.limits import MAX_CODE_LENGTH, MAX_INT, Code, Description, Id
+
+MAX_CONDITION_NODES = 1000
+"""Attribute lines and combinations in one rule's condition tree."""
+MAX_CONDITION_VALUES = 10_000
+"""Items of one '()' / '!()' list (e.g. SKUs a clearance rule names)."""
+MAX_CONDITION_TEXT = 65_535
+"""Characters of one condition value, all items of a list together (a Commerce TEXT column)."""
 
 
 class _Rule(BaseModel):
@@ -45,10 +54,16 @@ class VarianceMode(StrEnum):
     APPLY_VARIANCE = "apply_variance"
 
 
-def _percent_within_price(action: str, apply_as: ApplyAs | None, amount: Decimal | None) -> None:
-    if action == Direction.DECREASE and apply_as is ApplyAs.PERCENT and amount is not None:
-        if amount > HUNDRED:
-            raise ValueError("amount: a decrease cannot exceed 100 %")
+def _percent_within_price(
+    action: str, apply_as: ApplyAs | None, amount: Decimal | None, field: str = "amount"
+) -> None:
+    """A percentage decrease takes at most the whole price; an increase at most MAX_PERCENT."""
+    if apply_as is not ApplyAs.PERCENT or amount is None:
+        return
+    if action == Direction.DECREASE and amount > HUNDRED:
+        raise ValueError(f"{field}: a decrease cannot exceed 100 %")
+    if action == Direction.INCREASE and amount > MAX_PERCENT:
+        raise ValueError(f"{field}: an increase cannot exceed {MAX_PERCENT} %")
 
 
 def _hidden_when_matching(data: object, action_field: str, hidden: tuple[str, ...]) -> object:
@@ -63,7 +78,10 @@ class StandardAction(_Rule):
     type: Literal["standard"] = "standard"
     direction: Direction
     apply_as: ApplyAs
-    amount: Amount = Field(description="25 means 25 % or 25 currency units")
+    amount: Amount = Field(
+        description="25 means 25 % or 25 currency units. Fixed: up to 1,000,000,000; percent: up to 100 "
+        "for a decrease, 1000 for an increase; at most 6 decimals"
+    )
 
     @model_validator(mode="after")
     def _bounded(self) -> StandardAction:
@@ -74,9 +92,12 @@ class StandardAction(_Rule):
 class PriceBound(_Rule):
     """A floor or ceiling: a price attribute, matched or moved by a percentage."""
 
-    source_attribute: str = Field(min_length=1, description="e.g. 'cost' for a floor, 'msrp' for a ceiling")
+    source_attribute: Code = Field(description="e.g. 'cost' for a floor, 'msrp' for a ceiling; up to 255 characters")
     action: Adjustment = Adjustment.MATCH
-    percent: Amount | None = Field(default=None, description="Required unless the action is match")
+    percent: Percent | None = Field(
+        default=None,
+        description="Required unless the action is match; up to 100 for a decrease, 1000 for an increase",
+    )
 
     @model_validator(mode="before")
     @classmethod
@@ -89,7 +110,7 @@ class PriceBound(_Rule):
             return self
         if self.percent is None:
             raise ValueError("percent: the adjustment amount is required unless the action is match")
-        _percent_within_price(self.action, ApplyAs.PERCENT, self.percent)
+        _percent_within_price(self.action, ApplyAs.PERCENT, self.percent, "percent")
         return self
 
 
@@ -102,14 +123,19 @@ class IntelligentAction(_Rule):
     type: Literal["intelligent"] = "intelligent"
     competitor_source: CompetitorSource
     min_feedback_percent: FeedbackPercent = Field(default=0, description="Lowest price only; 0 = all")
-    min_feedback_count: int = Field(default=0, ge=0, description="Lowest price only")
+    min_feedback_count: int = Field(default=0, ge=0, le=MAX_INT, description="Lowest price only (0 to 2^31-1)")
     variance_mode: VarianceMode = VarianceMode.ALL
-    condition_variances: dict[ItemCondition, Amount] = Field(
-        default={}, description="Apply Variance: % per condition; New is fixed at 100"
+    condition_variances: dict[ItemCondition, Percent] = Field(
+        default={},
+        description="Apply Variance: % per condition, 1 to 100 (collectibles up to 1000); New is fixed at 100",
     )
     adjustment: Adjustment = Adjustment.MATCH
     apply_as: ApplyAs | None = Field(default=None, description="Required unless matching")
-    amount: Amount | None = Field(default=None, description="Required unless matching")
+    amount: Amount | None = Field(
+        default=None,
+        description="Required unless matching. Fixed: up to 1,000,000,000; percent: up to 100 for a decrease, "
+        "1000 for an increase; at most 6 decimals",
+    )
     floor: PriceBound
     ceiling: PriceBound | None = None
 
@@ -147,16 +173,21 @@ RuleAction = Annotated[StandardAction | IntelligentAction, Field(discriminator="
 
 
 class PricingRule(_Rule):
-    name: str = Field(min_length=1)
-    description: str = ""
+    name: Id = Field(description="Up to 200 characters")
+    description: Description = Field(default="", description="Up to 2000 characters")
     active: bool = True
     from_date: date | None = None
     to_date: date | None = None
     discard_subsequent: bool = Field(default=False, description="Stop after this rule when it applies")
     priority: int | None = Field(
-        default=None, ge=1, validate_default=True, description="1 is the highest and applies first"
+        default=None, ge=1, le=MAX_INT, validate_default=True,
+        description="1 is the highest and applies first (1 to 2^31-1)",
     )
-    conditions: Combination | None = Field(default=None, description="Empty: every product")
+    conditions: Combination | None = Field(
+        default=None,
+        description="Empty: every product. At most 1000 lines and combinations; a value at most 65,535 "
+        "characters, a list at most 10,000 items; attribute codes up to 255 characters",
+    )
     action: RuleAction
 
     @field_validator("priority")
@@ -165,6 +196,18 @@ class PricingRule(_Rule):
         if priority is None and info.data.get("discard_subsequent"):
             raise ValueError("priority is required when discard_subsequent is set")
         return priority
+
+    @field_validator("conditions")
+    @classmethod
+    def _conditions_within_limits(cls, tree: Combination | None) -> Combination | None:
+        if tree is None:
+            return None
+        for count, (where, node) in enumerate(_nodes(tree, "conditions"), start=1):
+            if count > MAX_CONDITION_NODES:
+                raise ValueError(f"more than {MAX_CONDITION_NODES} conditions in one rule")
+            if isinstance(node, AttributeCondition):
+                _check_line(node, where)
+        return tree
 
     @model_validator(mode="after")
     def _dates_in_order(self) -> PricingRule:
@@ -187,3 +230,21 @@ class PricingRule(_Rule):
 def in_priority_order(rules: list[PricingRule]) -> list[PricingRule]:
     """Ascending priority (1 first); rules without a priority after all others, in given order."""
     return sorted(rules, key=lambda r: (r.priority is None, r.priority or 0))
+
+
+def _nodes(node: Combination, path: str) -> Iterator[tuple[str, Combination | AttributeCondition]]:
+    for index, child in enumerate(node.conditions):
+        where = f"{path}.{index}"
+        yield where, child
+        if isinstance(child, Combination):
+            yield from _nodes(child, f"{where}.conditions")
+
+
+def _check_line(line: AttributeCondition, where: str) -> None:
+    if len(line.attribute) > MAX_CODE_LENGTH:
+        raise ValueError(f"{where}.attribute: at most {MAX_CODE_LENGTH} characters")
+    values = line.value if isinstance(line.value, list) else [line.value]
+    if len(values) > MAX_CONDITION_VALUES:
+        raise ValueError(f"{where}.value: at most {MAX_CONDITION_VALUES} items")
+    if sum(len(value) for value in values) > MAX_CONDITION_TEXT:
+        raise ValueError(f"{where}.value: at most {MAX_CONDITION_TEXT} characters")

@@ -9,7 +9,17 @@ from itertools import pairwise
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from repricer.domain.amounts import Amount
+from repricer.domain.amounts import Amount, Percent, SharePercent
+from repricer.domain.limits import (
+    CURRENCY,
+    MAX_INT,
+    MAX_WEBSITES,
+    MAX_WINDOW,
+    MIN_WINDOW,
+    Code,
+    Id,
+    OptionalCode,
+)
 
 PRICE = "price"
 MAX_BUSINESS_TIERS = 5
@@ -25,13 +35,17 @@ class PriceScope(StrEnum):
 
 
 class Website(_Settings):
-    code: str = Field(min_length=1, description="Commerce website code")
-    sort_order: int = Field(ge=0, description="Commerce website sort order; the lowest is walked first")
+    code: Code = Field(description="Commerce website code, up to 255 characters")
+    sort_order: int = Field(
+        ge=0, le=MAX_INT, description="Commerce website sort order (0 to 2^31-1); the lowest is walked first"
+    )
 
 
 class BusinessTier(_Settings):
-    min_quantity: int = Field(ge=2, description="The tier applies from this quantity up")
-    discount_percent: Amount = Field(gt=0, lt=100, description="Discount off the business price")
+    min_quantity: int = Field(ge=2, le=MAX_INT, description="The tier applies from this quantity up (2 to 2^31-1)")
+    discount_percent: SharePercent = Field(
+        gt=0, lt=100, description="Discount off the business price, % (above 0, below 100, up to 6 decimals)"
+    )
 
 
 class PriceGuards(_Settings):
@@ -39,40 +53,50 @@ class PriceGuards(_Settings):
 
     enforce_band: bool = Field(default=True, description="Clamp the final price into [floor, ceiling]")
     limit_step: bool = Field(default=True, description="Limit one move relative to the live price")
-    max_step_percent: Amount = Field(default=Decimal(20), gt=0, description="Largest single move, %")
+    max_step_percent: Percent = Field(
+        default=Decimal(20), gt=0, description="Largest single move, % (above 0, up to 1000: a move up may exceed 100)"
+    )
     detect_price_war: bool = Field(default=True, description="Hold the price during an undercut race")
-    price_war_undercuts: int = Field(default=3, ge=1, description="Cuts against one competitor = a war")
-    price_war_window: timedelta = Field(default=timedelta(hours=1), description="Where cuts are counted")
+    price_war_undercuts: int = Field(
+        default=3, ge=1, le=MAX_INT, description="Cuts against one competitor = a war (1 to 2^31-1)"
+    )
+    price_war_window: timedelta = Field(
+        default=timedelta(hours=1), ge=MIN_WINDOW, le=MAX_WINDOW,
+        description="Where cuts are counted (1 second to 365 days)",
+    )
     skip_small_changes: bool = Field(default=True, description="Do not send changes below min_change_amount")
-    min_change_amount: Amount = Field(default=Decimal("0.01"), description="Smallest change worth sending")
-
-    @field_validator("price_war_window")
-    @classmethod
-    def _positive_window(cls, window: timedelta) -> timedelta:
-        if window <= timedelta(0):
-            raise ValueError("must be a positive duration")
-        return window
+    min_change_amount: Amount = Field(
+        default=Decimal("0.01"), description="Smallest change worth sending (0 to 1,000,000,000, up to 6 decimals)"
+    )
 
 
 class ListingPriceSettings(_Settings):
-    account_id: str = Field(min_length=1, description="Amazon seller account")
-    marketplace_id: str = Field(min_length=1, description="Amazon marketplace id")
-    marketplace_currency: str = Field(pattern=r"^[A-Z]{3}$", description="Currency Amazon prices in")
+    account_id: Id = Field(description="Amazon seller account, up to 200 characters")
+    marketplace_id: Id = Field(description="Amazon marketplace id, up to 200 characters")
+    marketplace_currency: str = Field(pattern=CURRENCY, description="Currency Amazon prices in (ISO 4217)")
 
-    price_source_attribute: str = Field(default=PRICE, min_length=1, description="Magento Price Source")
-    map_attribute: str | None = Field(default=None, description="Minimum Advertised Price attribute")
-    msrp_attribute: str | None = Field(default=None, description="Strike-through (MSRP) attribute")
+    price_source_attribute: Code = Field(default=PRICE, description="Magento Price Source, up to 255 characters")
+    map_attribute: OptionalCode | None = Field(
+        default=None, description="Minimum Advertised Price attribute, up to 255 characters"
+    )
+    msrp_attribute: OptionalCode | None = Field(
+        default=None, description="Strike-through (MSRP) attribute, up to 255 characters"
+    )
 
     vat_enabled: bool = False
-    vat_percent: Amount = Field(default=Decimal(0), le=100, description="10.2 means 10.20 %")
+    vat_percent: SharePercent = Field(default=Decimal(0), description="10.2 means 10.20 % (0 to 100, up to 6 decimals)")
     currency_conversion_enabled: bool = False
 
     price_scope: PriceScope = PriceScope.GLOBAL
-    websites: list[Website] = Field(default=[], description="Websites feeding this marketplace")
+    websites: list[Website] = Field(
+        default=[], max_length=MAX_WEBSITES, description="Websites feeding this marketplace (at most 100)"
+    )
 
     business_pricing_enabled: bool = False
     tiered_pricing_enabled: bool = False
-    business_tiers: list[BusinessTier] = Field(default=[], max_length=MAX_BUSINESS_TIERS)
+    business_tiers: list[BusinessTier] = Field(
+        default=[], max_length=MAX_BUSINESS_TIERS, description="Pricing levels one to five (at most 5)"
+    )
 
     compare_landed_price: bool = Field(
         default=True, description="Compare competitor prices as listing + shipping; else item price"
