@@ -43,8 +43,9 @@ async def run(
     registry = registry_factory()
     async with contextlib.AsyncExitStack() as stack:
         http = client or await stack.enter_async_context(httpx.AsyncClient(base_url=args.url, timeout=30))
-        if token := args.token or api_key_from_environment():
-            http.headers["Authorization"] = f"Bearer {token}"
+        if args.token or "Authorization" not in http.headers:
+            if token := args.token or api_key_from_environment():
+                http.headers["Authorization"] = f"Bearer {token}"
         try:
             if args.command == "get":
                 return await _get(http, registry, args.kind, args.name)

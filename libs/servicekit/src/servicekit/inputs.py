@@ -118,3 +118,49 @@ async def check_input(request: Request) -> None:
     if errors:
         detail = "; ".join(f"{e.field}: {e.reason}" for e in errors[:5])
         raise ProblemError(422, detail, errors=errors)
+
+
+# ------------------------------------------------------------------ OpenAPI
+
+PARAM_PATTERN = "^[^\\x00-\\x1F\\x7F]*$"
+BODY_PATTERN = "^[^\\x00-\\x08\\x0B\\x0C\\x0E-\\x1F\\x7F]*$"
+
+
+def _constrain(schema: Any, pattern: str, seen: set[int], components: dict[str, Any]) -> None:
+    """Say in a JSON Schema what `check_input` enforces: strings without control characters, integers
+    within int64. Referenced components are constrained too."""
+    if isinstance(schema, list):
+        for item in schema:
+            _constrain(item, pattern, seen, components)
+        return
+    if not isinstance(schema, dict) or id(schema) in seen:
+        return
+    seen.add(id(schema))
+    if isinstance(ref := schema.get("$ref"), str) and ref.startswith("#/components/schemas/"):
+        _constrain(components.get(ref.rsplit("/", 1)[-1]), pattern, seen, components)
+    kind = schema.get("type")
+    if kind == "string" and not ({"pattern", "enum", "const", "format"} & schema.keys()):
+        schema["pattern"] = pattern
+    elif kind == "integer":
+        schema.setdefault("minimum", INT64_MIN)
+        schema.setdefault("maximum", INT64_MAX)
+    for key, value in schema.items():
+        if key in ("properties", "patternProperties", "$defs", "definitions"):
+            for sub in value.values() if isinstance(value, dict) else ():
+                _constrain(sub, pattern, seen, components)
+        elif key in ("items", "additionalProperties", "anyOf", "oneOf", "allOf", "not", "prefixItems"):
+            _constrain(value, pattern, seen, components)
+
+
+def document(schema: dict[str, Any]) -> None:
+    """Constrain every parameter and request body of an OpenAPI document, and the components they use."""
+    components = schema.get("components", {}).get("schemas", {})
+    seen: set[int] = set()
+    for operations in schema.get("paths", {}).values():
+        for operation in operations.values():
+            if not isinstance(operation, dict):
+                continue
+            for parameter in operation.get("parameters", []):
+                _constrain(parameter.get("schema"), PARAM_PATTERN, seen, components)
+            for media in operation.get("requestBody", {}).get("content", {}).values():
+                _constrain(media.get("schema"), BODY_PATTERN, seen, components)

@@ -23,6 +23,9 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
+
+from servicekit import inputs
 
 MEDIA_TYPE = "application/problem+json"
 TYPE_PREFIX = "urn:saleschannel:problem:"
@@ -110,8 +113,23 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         detail = exc.detail if isinstance(exc.detail, str) else ""
-        return problem_response(exc.status_code, detail, instance=request.url.path,
-                                headers=dict(exc.headers or {}))
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:
+            headers["Allow"] = ", ".join(sorted(_allowed_methods(request.app.routes, request.scope)))
+        return problem_response(exc.status_code, detail, instance=request.url.path, headers=headers)
+
+
+def _allowed_methods(routes: Iterable[Any], scope: dict[str, Any]) -> set[str]:
+    """Every method some route serves at the request's path (each method is a route of its own)."""
+    methods: set[str] = set()
+    for route in routes:
+        if (included := getattr(route, "original_router", None)) is not None:
+            methods |= _allowed_methods(included.routes, scope)
+        elif getattr(route, "methods", None):
+            match, _ = route.matches({**scope, "method": next(iter(route.methods))})
+            if match == Match.FULL:
+                methods |= set(route.methods)
+    return methods
 
 
 # ------------------------------------------------------------------ OpenAPI
@@ -155,6 +173,7 @@ def document(app: FastAPI, *, public: Iterable[str] = ()) -> None:
                     existing = responses.get(status, {})
                     responses[status] = {"description": existing.get("description") or description,
                                          "content": {MEDIA_TYPE: {"schema": _REF}}}
+        inputs.document(schema)
         app.openapi_schema = schema
         return schema
 

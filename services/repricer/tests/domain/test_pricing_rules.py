@@ -124,9 +124,18 @@ def test_to_date_before_from_date_is_rejected() -> None:
 
 
 def test_match_hides_the_adjustment_amount() -> None:
-    action = IntelligentAction(competitor_source="buy_box", adjustment="match", apply_as="fixed", amount="abc",
-                               floor=PriceBound(source_attribute="price"))
-    assert action.amount is None and action.apply_as is None
+    action = IntelligentAction(competitor_source="buy_box", adjustment="match", apply_as="", amount="",
+                               floor=PriceBound(source_attribute="price", action="match", percent=""))
+    assert action.amount is None and action.apply_as is None and action.floor.percent is None
+
+
+def test_a_hidden_amount_is_still_validated() -> None:
+    """What the schema refuses is refused even where matching would ignore it."""
+    with pytest.raises(ValidationError, match="amount"):
+        IntelligentAction(competitor_source="buy_box", adjustment="match", apply_as="fixed", amount="abc",
+                          floor=PriceBound(source_attribute="price"))
+    with pytest.raises(ValidationError, match="percent"):
+        PriceBound(source_attribute="price", action="match", percent=-1)
 
 
 def test_decrease_needs_apply_and_amount() -> None:
@@ -141,7 +150,8 @@ def test_decrease_needs_apply_and_amount() -> None:
 def test_floor_adjustment_amount_required_unless_match() -> None:
     with pytest.raises(ValidationError, match="percent"):
         PriceBound(source_attribute="cost", action="increase")
-    assert PriceBound(source_attribute="cost", action="match", percent="7").percent is None
+    assert PriceBound(source_attribute="cost", action="match").percent is None
+    assert PriceBound(source_attribute="cost", action="match", percent="").percent is None
 
 
 @pytest.mark.parametrize(

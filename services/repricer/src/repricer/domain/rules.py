@@ -67,8 +67,10 @@ def _percent_within_price(
 
 
 def _hidden_when_matching(data: object, action_field: str, hidden: tuple[str, ...]) -> object:
+    """Matching hides the adjustment's fields: left empty they are dropped; a value given is still
+    validated (and then ignored), so nothing the schema refuses is accepted."""
     if isinstance(data, dict) and data.get(action_field, Adjustment.MATCH) == Adjustment.MATCH:
-        return {key: value for key, value in data.items() if key not in hidden}
+        return {key: value for key, value in data.items() if key not in hidden or value not in (None, "")}
     return data
 
 
