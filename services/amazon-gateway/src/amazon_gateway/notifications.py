@@ -6,8 +6,10 @@ one transaction per batch:
 
 - records each NotificationId in `notifications_seen` (`ON CONFLICT DO NOTHING RETURNING`), and
   writes the events only of the ones not seen before, so a redelivered notification emits nothing;
-- keeps every body that cannot be read in `notifications_rejected` and reports it once as a
-  CommunicationError (operation `notification:<type>`).
+- keeps every body that cannot be read, or whose values fail the domain's checks, in
+  `notifications_rejected` and reports it once as a CommunicationError (operation
+  `notification:<type>`). Every body is checked before deduplication, so a body reusing a seen
+  NotificationId with values that fail is rejected, not answered as a duplicate.
 
 Only after that commit may the deliverer acknowledge (delete the SQS messages). ORDER_CHANGE emits
 no event: it wakes the order poller for its account, when the service has one.
@@ -20,6 +22,7 @@ import hashlib
 import inspect
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
@@ -109,11 +112,12 @@ class NotificationProcessor:
 
     # ------------------------------------------------------------ reading
 
-    def read(self, body: bytes) -> _Read:
-        """Parse and map one body; never raises for anything the body contains."""
+    def read(self, body: bytes, received_at: datetime | None = None) -> _Read:
+        """Parse, check and map one body (a copy of a notification already seen is checked all the same);
+        never raises for anything the body contains. Times in it may not lie beyond `received_at` (now)."""
         read = _Read(body)
         try:
-            notification = read.notification = domain.parse(body)
+            notification = read.notification = domain.parse(body, received_at or datetime.now(UTC))
             kind = notification.notification_type
             if kind == domain.ANY_OFFER_CHANGED:
                 read.events.append(domain.offer_price_observed(notification, self.sellers, self.producer))
@@ -163,7 +167,8 @@ class NotificationProcessor:
     async def process(self, bodies: Sequence[bytes], source: str) -> list[Outcome]:
         """Read, dedup and record a batch in one transaction; raises only when the database fails,
         in which case nothing was recorded and the batch must be delivered again."""
-        reads = [self.read(body) for body in bodies]
+        received_at = datetime.now(UTC)
+        reads = [self.read(body, received_at) for body in bodies]
         pending: dict[str, _Read] = {}
         for read in reads:  # the first copy of a notification is the one recorded (see _first_sightings)
             if read.issues is not None and read.rejected is None:

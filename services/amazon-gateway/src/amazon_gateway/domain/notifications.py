@@ -6,18 +6,26 @@ LISTINGS_ITEM_*; camelCase for a few newer types), so every field is looked up u
 Amounts in notifications are JSON numbers: the body is parsed with `parse_float=Decimal` so no
 price ever passes through a float.
 
+Everything read is checked before it becomes an event: every amount is a finite Decimal from 0 to
+`MAX_AMOUNT` with at most `EXTRA_PLACES` decimal places beyond its currency's minor unit, in an
+ISO 4217 currency shared by every amount of the notification; every time is an ISO 8601 date-time
+with a zone (or Z), not before `EARLIEST_TIME` and not later than `CLOCK_SKEW` after the
+notification was received; identifiers are non-empty strings.
+
 Anything that cannot be read raises `NotificationRejected` with a code (`NotJson`,
-`InvalidShape`, `UnknownSeller`, `UnsupportedType`) and a message naming the field, so the
+`InvalidShape` for a missing field or one of the wrong type, `InvalidValue` for a value out of
+bounds, `UnknownSeller`, `UnsupportedType`) and a message starting with the field's path, so the
 caller can keep the body and report it.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
@@ -27,7 +35,7 @@ from contracts.events import (
     FulfillmentChannel,
     OfferPriceObserved,
 )
-from contracts.money import Money
+from contracts.money import Money, minor_unit
 
 ANY_OFFER_CHANGED = "ANY_OFFER_CHANGED"
 LISTINGS_ITEM_STATUS_CHANGE = "LISTINGS_ITEM_STATUS_CHANGE"
@@ -39,11 +47,29 @@ HANDLED_TYPES = frozenset({ANY_OFFER_CHANGED, LISTINGS_ITEM_STATUS_CHANGE, LISTI
 
 NOT_JSON = "NotJson"
 INVALID_SHAPE = "InvalidShape"
+INVALID_VALUE = "InvalidValue"
 UNKNOWN_SELLER = "UnknownSeller"
 UNSUPPORTED_TYPE = "UnsupportedType"
 
 _EVENT_IDS = uuid.UUID("6f1c3f0e-2d55-4a57-9c1e-6a8f2b1e7d40")
 _ZERO = Decimal(0)
+
+MAX_AMOUNT = Decimal(1_000_000_000)
+EXTRA_PLACES = 2
+EARLIEST_TIME = datetime(2000, 1, 1, tzinfo=UTC)
+CLOCK_SKEW = timedelta(minutes=15)
+_DATE_TIME = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}(?::[0-9]{2}(?:\.[0-9]{1,9})?)?"
+                        r"(?:Z|[+-][0-9]{2}(?::?[0-9]{2})?)")
+# ISO 4217's current codes, less funds, precious metals and testing codes.
+CURRENCIES = frozenset("""
+    AED AFN ALL AMD ANG AOA ARS AUD AWG AZN BAM BBD BDT BGN BHD BIF BMD BND BOB BRL BSD BTN BWP BYN BZD
+    CAD CDF CHF CLP CNY COP CRC CUC CUP CVE CZK DJF DKK DOP DZD EGP ERN ETB EUR FJD FKP GBP GEL GHS GIP
+    GMD GNF GTQ GYD HKD HNL HTG HUF IDR ILS INR IQD IRR ISK JMD JOD JPY KES KGS KHR KMF KPW KRW KWD KYD
+    KZT LAK LBP LKR LRD LSL LYD MAD MDL MGA MKD MMK MNT MOP MRU MUR MVR MWK MXN MYR MZN NAD NGN NIO NOK
+    NPR NZD OMR PAB PEN PGK PHP PKR PLN PYG QAR RON RSD RUB RWF SAR SBD SCR SDG SEK SGD SHP SLE SLL SOS
+    SRD SSP STN SVC SYP SZL THB TJS TMT TND TOP TRY TTD TWD TZS UAH UGX USD UYU UZS VED VES VND VUV WST
+    XAF XCD XCG XOF XPF YER ZAR ZMW ZWG ZWL
+""".split())
 _AMAZON = FulfillmentChannel.AMAZON
 _MERCHANT = FulfillmentChannel.MERCHANT
 
@@ -70,6 +96,7 @@ class Notification:
     payload_version: str | None
     event_time: str | None
     payload: dict[str, Any]
+    received_at: datetime | None = None  # the bound for times in it; None: no bound
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,8 +155,33 @@ def _require(obj: Any, name: str, path: str, kind: type) -> Any:
     return value
 
 
-def parse(body: bytes | str) -> Notification:
-    """The envelope of one notification document; raises NotificationRejected when it is not one."""
+def _identifier(obj: Any, name: str, path: str) -> str:
+    """A required string that says something: present, a string, not blank."""
+    value: str = _require(obj, name, path, str)
+    if not value.strip():
+        raise NotificationRejected(INVALID_VALUE, f"{path}{name}: must not be empty")
+    return value
+
+
+def _optional_identifier(obj: Mapping[str, Any], name: str, path: str) -> str | None:
+    value = _get(obj, name)
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value.strip():
+        raise NotificationRejected(INVALID_VALUE, f"{path}{name}: must be a non-empty string, not {_shown(value)}")
+    return value
+
+
+def _shown(value: Any) -> str:
+    """A value as a reason quotes it: short, whatever the sender put there."""
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def parse(body: bytes | str, received_at: datetime | None = None) -> Notification:
+    """The envelope of one notification document; raises NotificationRejected when it is not one.
+
+    `received_at` (aware) bounds every time read from it: none may lie more than CLOCK_SKEW after it."""
     try:
         doc = json.loads(body, parse_float=Decimal)
     except (UnicodeDecodeError, ValueError) as exc:
@@ -138,17 +190,24 @@ def parse(body: bytes | str) -> Notification:
         raise NotificationRejected(INVALID_SHAPE, f"the body is a JSON {type(doc).__name__}, not an object")
     kind = _require(doc, "NotificationType", "", str)
     kind = _TYPE_ALIASES.get(kind, kind)
+    notification_id: str | None = None
     try:
         metadata = _require(doc, "NotificationMetadata", "", dict)
-        notification_id = _require(metadata, "NotificationId", "NotificationMetadata.", str)
+        notification_id = _identifier(metadata, "NotificationId", "NotificationMetadata.")
         payload = _require(doc, "Payload", "", dict)
+        event_time = _get(doc, "EventTime")
+        if event_time is not None:
+            _time(event_time, "EventTime", received_at)
+        publish_time = _get(metadata, "PublishTime")
+        if publish_time is not None:
+            _time(publish_time, "NotificationMetadata.PublishTime", received_at)
     except NotificationRejected as exc:
         exc.notification_type = kind
+        exc.notification_id = notification_id
         raise
     version = _get(doc, "PayloadVersion")
-    event_time = _get(doc, "EventTime")
-    return Notification(notification_id, kind, version if isinstance(version, str) else None,
-                        event_time if isinstance(event_time, str) else None, payload)
+    return Notification(notification_id, kind, version if isinstance(version, str) else None, event_time, payload,
+                        received_at)
 
 
 def event_id(notification: Notification, account_id: str) -> uuid.UUID:
@@ -157,15 +216,26 @@ def event_id(notification: Notification, account_id: str) -> uuid.UUID:
     return uuid.uuid5(_EVENT_IDS, f"{notification.notification_id}|{account_id}")
 
 
-def _time(value: Any, path: str) -> datetime:
-    if not isinstance(value, str):
+def _time(value: Any, path: str, received_at: datetime | None) -> datetime:
+    """An ISO 8601 date-time with a zone (or Z), from EARLIEST_TIME to CLOCK_SKEW after `received_at`."""
+    if value is None:
         raise NotificationRejected(INVALID_SHAPE, f"{path} is missing")
-    try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError as exc:
-        raise NotificationRejected(INVALID_SHAPE, f"{path} is not an ISO 8601 time: {value!r}") from exc
-    if parsed.tzinfo is None:
-        raise NotificationRejected(INVALID_SHAPE, f"{path} has no time zone: {value!r}")
+    parsed = None
+    if isinstance(value, str) and _DATE_TIME.fullmatch(value):
+        try:
+            parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:  # a month 13 or an hour 25
+            parsed = None
+    if parsed is None or parsed.tzinfo is None:
+        raise NotificationRejected(INVALID_VALUE, f"{path}: must be an ISO 8601 date-time with a time zone or Z, "
+                                   f"not {_shown(value)}")
+    if parsed < EARLIEST_TIME:
+        raise NotificationRejected(INVALID_VALUE, f"{path}: must not be before {EARLIEST_TIME:%Y-%m-%d}, "
+                                   f"not {_shown(value)}")
+    if received_at is not None and parsed > received_at + CLOCK_SKEW:
+        raise NotificationRejected(
+            INVALID_VALUE, f"{path}: must not be later than {int(CLOCK_SKEW.total_seconds() // 60)} minutes after "
+            f"the notification was received ({received_at.astimezone(UTC):%Y-%m-%dT%H:%M:%SZ}), not {_shown(value)}")
     return parsed
 
 
@@ -181,50 +251,95 @@ def _rejecting(notification: Notification, exc: NotificationRejected, account: S
 # ---------------------------------------------------------------- ANY_OFFER_CHANGED
 
 
-def money(obj: Any, path: str) -> Money:
-    """A notification money object `{Amount: number, CurrencyCode}` as Decimal Money."""
-    return Money(**_money_fields(obj, path))
+def money(obj: Any, path: str, currency: str | None = None) -> Money:
+    """A notification money object `{Amount: number, CurrencyCode}` as Decimal Money (in `currency`, when given)."""
+    return Money(**_money_fields(obj, path, currency))
 
 
-def _money_fields(obj: Any, path: str) -> dict[str, Any]:
+def _money_fields(obj: Any, path: str, currency: str | None = None) -> dict[str, Any]:
     """The fields of Money, checked here so a bad amount is reported with its path in the notification."""
     if type(obj) is not dict:
-        raise NotificationRejected(INVALID_SHAPE, f"{path} is missing")
-    currency = obj.get("CurrencyCode")  # money objects are PascalCase in every notification that has them
-    if type(currency) is not str or len(currency) != 3 or not currency.isalpha() or not currency.isupper():
-        raise NotificationRejected(INVALID_SHAPE, f"{path}.CurrencyCode is not an ISO 4217 code: {currency!r}")
-    return {"amount": _amount(obj.get("Amount"), path), "currency": currency}
+        raise NotificationRejected(INVALID_SHAPE, f"{path} is missing" if obj is None else f"{path} is not an object")
+    code = obj.get("CurrencyCode")  # money objects are PascalCase in every notification that has them
+    if type(code) is not str or code not in CURRENCIES:
+        raise NotificationRejected(INVALID_VALUE, f"{path}.CurrencyCode: must be an ISO 4217 currency code, "
+                                   f"not {_shown(code)}")
+    if currency is not None and code != currency:
+        raise NotificationRejected(INVALID_VALUE, f"{path}.CurrencyCode: must be {currency} like the "
+                                   f"notification's other amounts, not {code}")
+    return {"amount": _amount(obj.get("Amount"), path, code), "currency": code}
 
 
-def _amount(value: Any, path: str) -> Decimal:
+def _amount(value: Any, path: str, currency: str) -> Decimal:
+    """A finite amount from 0 to MAX_AMOUNT with at most EXTRA_PLACES decimal places beyond the currency's."""
     kind = type(value)
     if kind is Decimal:
-        if value.is_finite():
-            return value  # type: ignore[no-any-return]
+        amount: Decimal = value
     elif kind is int:
-        return Decimal(value)
+        amount = Decimal(value)
     elif kind is float:  # a document parsed elsewhere; its shortest repr is what was sent
-        return _amount(Decimal(repr(value)), path)
-    raise NotificationRejected(INVALID_SHAPE, f"{path}.Amount is not a number")
+        amount = Decimal(repr(value))
+    elif value is None:
+        raise NotificationRejected(INVALID_SHAPE, f"{path}.Amount is missing")
+    else:
+        raise NotificationRejected(INVALID_SHAPE, f"{path}.Amount is not a number")
+    if not amount.is_finite():
+        raise NotificationRejected(INVALID_VALUE, f"{path}.Amount: must be a finite amount, not {amount}")
+    if amount.is_signed():
+        if amount:
+            raise NotificationRejected(INVALID_VALUE, f"{path}.Amount: must be a non-negative amount")
+        amount = amount.copy_abs()  # -0 is 0
+    if amount > MAX_AMOUNT:
+        raise NotificationRejected(INVALID_VALUE, f"{path}.Amount: must be at most {MAX_AMOUNT}, not {_shown(amount)}")
+    places = minor_unit(currency) + EXTRA_PLACES
+    exponent = amount.as_tuple().exponent
+    if type(exponent) is int and exponent < -places and amount:
+        digits = amount.as_tuple().digits
+        zeros = len(digits) - len(bytes(digits).rstrip(b"\0"))
+        if -exponent - zeros > places:
+            raise NotificationRejected(INVALID_VALUE, f"{path}.Amount: must have at most {places} decimal places "
+                                       f"in {currency}, not {_shown(amount)}")
+    return amount
 
 
-def landed_price(entry: Mapping[str, Any], path: str) -> Money:
+def landed_price(entry: Mapping[str, Any], path: str, currency: str | None = None) -> Money:
     """An entry's LandedPrice, else ListingPrice + Shipping - Points (a point is worth one currency unit,
-    as in Amazon Japan, the marketplace that has them)."""
+    as in Amazon Japan, the marketplace that has them). Every amount the entry has is checked, and they
+    must share one currency (`currency`, when given)."""
     given = _get(entry, "LandedPrice")
-    if given is not None:
-        return money(given, f"{path}.LandedPrice")
-    listing = money(_get(entry, "ListingPrice"), f"{path}.ListingPrice")
+    listing_raw = _get(entry, "ListingPrice")
+    listing = None
+    if listing_raw is not None or given is None:
+        listing = _money_fields(listing_raw, f"{path}.ListingPrice", currency)
+        currency = listing["currency"]
     shipping_raw = _get(entry, "Shipping")
-    shipping = money(shipping_raw, f"{path}.Shipping").amount if shipping_raw is not None else _ZERO
-    points = _points(entry)
-    return Money(amount=listing.amount + shipping - points, currency=listing.currency)
+    shipping = _money_fields(shipping_raw, f"{path}.Shipping", currency) if shipping_raw is not None else None
+    if shipping is not None:
+        currency = shipping["currency"]
+    points = _points(entry, path)
+    if given is not None:
+        return money(given, f"{path}.LandedPrice", currency)
+    assert listing is not None
+    amount = listing["amount"] + (shipping["amount"] if shipping is not None else _ZERO) - points
+    if amount < 0:
+        raise NotificationRejected(INVALID_VALUE, f"{path}.Points.PointsNumber: must not exceed ListingPrice "
+                                   f"plus Shipping, not {points}")
+    return Money(amount=amount, currency=listing["currency"])
 
 
-def _points(entry: Mapping[str, Any]) -> Decimal:
+def _points(entry: Mapping[str, Any], path: str) -> Decimal:
     points = _get(entry, "Points")
-    number = _get(points, "PointsNumber") if isinstance(points, dict) else None
-    return Decimal(number) if isinstance(number, int) and not isinstance(number, bool) else _ZERO
+    if points is None:
+        return _ZERO
+    if type(points) is not dict:
+        raise NotificationRejected(INVALID_SHAPE, f"{path}.Points is not an object")
+    number = _get(points, "PointsNumber")
+    if number is None:
+        return _ZERO
+    if type(number) is not int or not 0 <= number <= MAX_AMOUNT:
+        raise NotificationRejected(INVALID_VALUE, f"{path}.Points.PointsNumber: must be a whole number from 0 to "
+                                   f"{MAX_AMOUNT}, not {_shown(number)}")
+    return Decimal(number)
 
 
 def _same_condition(entry: Mapping[str, Any], condition: str) -> bool:
@@ -232,19 +347,22 @@ def _same_condition(entry: Mapping[str, Any], condition: str) -> bool:
     return isinstance(value, str) and value.lower() == condition
 
 
-def _lowest(entries: Any, condition: str, path: str) -> Money | None:
-    """The lowest landed price among the summary entries of the trigger's condition."""
+def _lowest(entries: Any, condition: str, path: str, currency: str | None) -> tuple[Money | None, str | None]:
+    """The lowest landed price among the summary entries of the trigger's condition, and the currency
+    of the notification. Every entry is checked, whatever its condition."""
     if entries is None:
-        return None
+        return None, currency
     if not isinstance(entries, list):
         raise NotificationRejected(INVALID_SHAPE, f"{path} is not a list")
     best: Money | None = None
     for i, entry in enumerate(entries):
-        if type(entry) is dict and _same_condition(entry, condition):
-            landed = landed_price(entry, f"{path}[{i}]")
-            if best is None or landed.amount < best.amount:
-                best = landed
-    return best
+        if type(entry) is not dict:
+            raise NotificationRejected(INVALID_SHAPE, f"{path}[{i}] is not an object")
+        landed = landed_price(entry, f"{path}[{i}]", currency)
+        currency = landed.currency
+        if _same_condition(entry, condition) and (best is None or landed.amount < best.amount):
+            best = landed
+    return best, currency
 
 
 def feedback_rating(value: Any) -> int | None:
@@ -265,18 +383,21 @@ def _count(value: Any) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
 
 
-def offer(entry: Any, condition: str, our_seller_id: str, path: str) -> dict[str, Any]:
+def offer(entry: Any, condition: str, our_seller_id: str, path: str, currency: str | None = None) -> dict[str, Any]:
     """One entry of `Offers[]` as the fields of an Offer, validated once with the whole event; its
-    condition is the trigger's, its grade the entry's SubCondition. ANY_OFFER_CHANGED is PascalCase
-    throughout, so fields are read directly: this runs twenty times per notification on the hot path."""
+    condition is the trigger's, its grade the entry's SubCondition; its amounts in `currency` when given.
+    ANY_OFFER_CHANGED is PascalCase throughout, so fields are read directly: this runs twenty times per
+    notification on the hot path."""
     if type(entry) is not dict:
         raise NotificationRejected(INVALID_SHAPE, f"{path} is not an object")
     seller_id = entry.get("SellerId")
     if type(seller_id) is not str:
         raise NotificationRejected(INVALID_SHAPE, f"{path}.SellerId is missing")
-    listing_price = _money_fields(entry.get("ListingPrice"), f"{path}.ListingPrice")
+    if not seller_id.strip():
+        raise NotificationRejected(INVALID_VALUE, f"{path}.SellerId: must not be empty")
+    listing_price = _money_fields(entry.get("ListingPrice"), f"{path}.ListingPrice", currency)
     shipping_raw = entry.get("Shipping")
-    shipping = (_money_fields(shipping_raw, f"{path}.Shipping") if shipping_raw is not None
+    shipping = (_money_fields(shipping_raw, f"{path}.Shipping", listing_price["currency"]) if shipping_raw is not None
                 else {"amount": _ZERO, "currency": listing_price["currency"]})
     sub = entry.get("SubCondition")
     feedback = entry.get("SellerFeedbackRating")
@@ -304,32 +425,41 @@ def offer_price_observed(notification: Notification, sellers: Sellers, producer:
     """ANY_OFFER_CHANGED as OfferPriceObserved: every offer kept in Amazon's order, ours marked."""
     marketplace_id: str | None = None
     account: SellerAccount | None = None
+    inner = "Payload.AnyOfferChangedNotification."
     try:
         body = _require(notification.payload, "AnyOfferChangedNotification", "Payload.", dict)
-        seller_id = _require(body, "SellerId", "Payload.AnyOfferChangedNotification.", str)
-        trigger = _require(body, "OfferChangeTrigger", "Payload.AnyOfferChangedNotification.", dict)
-        at = "Payload.AnyOfferChangedNotification.OfferChangeTrigger."
-        marketplace_id = _require(trigger, "MarketplaceId", at, str)
-        asin = _require(trigger, "ASIN", at, str)
-        condition = _require(trigger, "ItemCondition", at, str).lower()
-        observed_at = _time(_get(trigger, "TimeOfOfferChange") or notification.event_time,
-                            at + "TimeOfOfferChange")
+        seller_id = _identifier(body, "SellerId", inner)
+        trigger = _require(body, "OfferChangeTrigger", inner, dict)
+        at = inner + "OfferChangeTrigger."
+        marketplace_id = _identifier(trigger, "MarketplaceId", at)
+        asin = _identifier(trigger, "ASIN", at)
+        condition = _identifier(trigger, "ItemCondition", at).lower()
+        changed_at = _get(trigger, "TimeOfOfferChange")
+        observed_at = _time(notification.event_time if changed_at is None else changed_at,
+                            at + "TimeOfOfferChange", notification.received_at)
         account = sellers.account(seller_id, marketplace_id)
         summary = _get(body, "Summary")
-        summary = summary if isinstance(summary, Mapping) else {}
+        if summary is None:
+            summary = {}
+        elif not isinstance(summary, dict):
+            raise NotificationRejected(INVALID_SHAPE, f"{inner}Summary is not an object")
         raw_offers = _get(body, "Offers")
         if raw_offers is None:
             raw_offers = []
         if not isinstance(raw_offers, list):
-            raise NotificationRejected(INVALID_SHAPE, "Payload.AnyOfferChangedNotification.Offers is not a list")
-        offers = [offer(o, condition, seller_id, f"Payload.AnyOfferChangedNotification.Offers[{i}]")
-                  for i, o in enumerate(raw_offers)]
+            raise NotificationRejected(INVALID_SHAPE, f"{inner}Offers is not a list")
+        currency: str | None = None  # every amount of the notification is in the first one's currency
+        offers = []
+        for i, raw_offer in enumerate(raw_offers):
+            offers.append(offer(raw_offer, condition, seller_id, f"{inner}Offers[{i}]", currency))
+            currency = offers[-1]["listing_price"]["currency"]
+        lowest, currency = _lowest(_get(summary, "LowestPrices"), condition, f"{inner}Summary.LowestPrices", currency)
+        buy_box, currency = _lowest(_get(summary, "BuyBoxPrices"), condition, f"{inner}Summary.BuyBoxPrices",
+                                    currency)
         return OfferPriceObserved.new(
             producer=producer, event_id=event_id(notification, account.account_id),
             marketplace_id=marketplace_id, asin=asin, account_id=account.account_id, observed_at=observed_at,
-            lowest_landed_price=_lowest(_get(summary, "LowestPrices"), condition, "Summary.LowestPrices"),
-            buy_box_landed_price=_lowest(_get(summary, "BuyBoxPrices"), condition, "Summary.BuyBoxPrices"),
-            offers=offers)
+            lowest_landed_price=lowest, buy_box_landed_price=buy_box, offers=offers)
     except NotificationRejected as exc:
         raise _rejecting(notification, exc, account, marketplace_id) from None
     except ValueError as exc:  # the contract refuses a value, e.g. an empty ASIN
@@ -351,19 +481,17 @@ class ListingRef:
 
 def _listing_ref(notification: Notification, sellers: Sellers) -> ListingRef:
     payload = notification.payload
-    seller_id = _require(payload, "SellerId", "Payload.", str)
-    sku = _require(payload, "Sku", "Payload.", str)
-    marketplace_id = _get(payload, "MarketplaceId")
-    if marketplace_id is not None and not isinstance(marketplace_id, str):
-        raise NotificationRejected(INVALID_SHAPE, "Payload.MarketplaceId has the wrong type")
+    seller_id = _identifier(payload, "SellerId", "Payload.")
+    sku = _identifier(payload, "Sku", "Payload.")
+    marketplace_id = _optional_identifier(payload, "MarketplaceId", "Payload.")
+    asin = _optional_identifier(payload, "Asin", "Payload.")
     account = sellers.account(seller_id, marketplace_id)
     if marketplace_id is None:
         if len(account.marketplace_ids) != 1:
             raise NotificationRejected(INVALID_SHAPE, "Payload.MarketplaceId is missing and the account sells in "
                                        f"{len(account.marketplace_ids)} marketplaces", account_id=account.account_id)
         marketplace_id = account.marketplace_ids[0]
-    asin = _get(payload, "Asin")
-    return ListingRef(account.account_id, seller_id, marketplace_id, sku, asin if isinstance(asin, str) else None)
+    return ListingRef(account.account_id, seller_id, marketplace_id, sku, asin)
 
 
 def _strings(value: Any, path: str) -> list[str]:
@@ -371,6 +499,9 @@ def _strings(value: Any, path: str) -> list[str]:
         return []
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
         raise NotificationRejected(INVALID_SHAPE, f"{path} is not a list of strings")
+    for i, v in enumerate(value):
+        if not v.strip():
+            raise NotificationRejected(INVALID_VALUE, f"{path}[{i}]: must not be empty")
     return [v.upper() for v in value]
 
 
@@ -464,13 +595,16 @@ class OrderChange:
 def order_change(notification: Notification, sellers: Sellers) -> OrderChange:
     """ORDER_CHANGE names the order only (no PII): the order poller fetches it."""
     try:
+        inner = "Payload.OrderChangeNotification."
         body = _require(notification.payload, "OrderChangeNotification", "Payload.", dict)
-        seller_id = _require(body, "SellerId", "Payload.OrderChangeNotification.", str)
-        order_id = _require(body, "AmazonOrderId", "Payload.OrderChangeNotification.", str)
+        seller_id = _identifier(body, "SellerId", inner)
+        order_id = _identifier(body, "AmazonOrderId", inner)
         summary = _get(body, "Summary")
-        summary = summary if isinstance(summary, Mapping) else {}
-        marketplace_id = _get(summary, "MarketplaceId")
-        marketplace_id = marketplace_id if isinstance(marketplace_id, str) else None
+        if summary is None:
+            summary = {}
+        elif not isinstance(summary, dict):
+            raise NotificationRejected(INVALID_SHAPE, f"{inner}Summary is not an object")
+        marketplace_id = _optional_identifier(summary, "MarketplaceId", f"{inner}Summary.")
         account = sellers.account(seller_id, marketplace_id)
         status = _get(summary, "OrderStatus")
         change_type = _get(body, "OrderChangeType")
