@@ -110,7 +110,7 @@ class Combination(BaseModel):
 
     type: Literal["combination"] = "combination"
     aggregator: Literal["all", "any"] = Field(default="all", description="ALL or ANY of the children")
-    value: bool = Field(default=True, description="Whether the children must be TRUE or FALSE")
+    value: bool = Field(default=True, strict=True, description="Whether the children must be TRUE or FALSE")
     conditions: list[Annotated[
         Annotated[Combination, Tag("combination")] | Annotated[AttributeCondition, Tag("attribute")],
         Discriminator(_node_type),

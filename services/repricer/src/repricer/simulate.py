@@ -55,7 +55,11 @@ class SimulatedOffer(Offer):
     sub_condition: str | None = Field(default=None, max_length=MAX_ID_LENGTH)
     listing_price: Price
     shipping: Price
-    feedback_count: int | None = Field(default=None, ge=0, le=MAX_INT)
+    feedback_count: int | None = Field(default=None, strict=True, ge=0, le=MAX_INT)
+    feedback_rating: int | None = Field(default=None, strict=True, ge=0, le=100)
+    is_ours: bool = Field(strict=True, description="True for the seller's own offer; never a competitor")
+    is_buy_box_winner: bool = Field(default=False, strict=True)
+    is_prime: bool = Field(default=False, strict=True)
 
 
 CurrencyPair = Annotated[str, StringConstraints(pattern=CURRENCY_PAIR)]

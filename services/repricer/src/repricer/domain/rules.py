@@ -125,7 +125,7 @@ class IntelligentAction(_Rule):
     type: Literal["intelligent"] = "intelligent"
     competitor_source: CompetitorSource
     min_feedback_percent: FeedbackPercent = Field(default=0, description="Lowest price only; 0 = all")
-    min_feedback_count: int = Field(default=0, ge=0, le=MAX_INT, description="Lowest price only (0 to 2^31-1)")
+    min_feedback_count: int = Field(default=0, strict=True, ge=0, le=MAX_INT, description="Lowest price only (0 to 2^31-1)")
     variance_mode: VarianceMode = VarianceMode.ALL
     condition_variances: dict[ItemCondition, Percent] = Field(
         default={},
@@ -177,12 +177,12 @@ RuleAction = Annotated[StandardAction | IntelligentAction, Field(discriminator="
 class PricingRule(_Rule):
     name: Id = Field(description="Up to 200 characters")
     description: Description = Field(default="", description="Up to 2000 characters")
-    active: bool = True
+    active: bool = Field(default=True, strict=True)
     from_date: date | None = None
     to_date: date | None = None
-    discard_subsequent: bool = Field(default=False, description="Stop after this rule when it applies")
+    discard_subsequent: bool = Field(default=False, strict=True, description="Stop after this rule when it applies")
     priority: int | None = Field(
-        default=None, ge=1, le=MAX_INT, validate_default=True,
+        default=None, strict=True, ge=1, le=MAX_INT, validate_default=True,
         description="1 is the highest and applies first (1 to 2^31-1)",
     )
     conditions: Combination | None = Field(

@@ -37,12 +37,12 @@ class PriceScope(StrEnum):
 class Website(_Settings):
     code: Code = Field(description="Commerce website code, up to 255 characters")
     sort_order: int = Field(
-        ge=0, le=MAX_INT, description="Commerce website sort order (0 to 2^31-1); the lowest is walked first"
+        strict=True, ge=0, le=MAX_INT, description="Commerce website sort order (0 to 2^31-1); the lowest is walked first"
     )
 
 
 class BusinessTier(_Settings):
-    min_quantity: int = Field(ge=2, le=MAX_INT, description="The tier applies from this quantity up (2 to 2^31-1)")
+    min_quantity: int = Field(strict=True, ge=2, le=MAX_INT, description="The tier applies from this quantity up (2 to 2^31-1)")
     discount_percent: SharePercent = Field(
         gt=0, lt=100, description="Discount off the business price, % (above 0, below 100, up to 6 decimals)"
     )
@@ -51,20 +51,20 @@ class BusinessTier(_Settings):
 class PriceGuards(_Settings):
     """Protections applied to the final price; each is on by default and can be switched off."""
 
-    enforce_band: bool = Field(default=True, description="Clamp the final price into [floor, ceiling]")
-    limit_step: bool = Field(default=True, description="Limit one move relative to the live price")
+    enforce_band: bool = Field(default=True, strict=True, description="Clamp the final price into [floor, ceiling]")
+    limit_step: bool = Field(default=True, strict=True, description="Limit one move relative to the live price")
     max_step_percent: Percent = Field(
         default=Decimal(20), gt=0, description="Largest single move, % (above 0, up to 1000: a move up may exceed 100)"
     )
-    detect_price_war: bool = Field(default=True, description="Hold the price during an undercut race")
+    detect_price_war: bool = Field(default=True, strict=True, description="Hold the price during an undercut race")
     price_war_undercuts: int = Field(
-        default=3, ge=1, le=MAX_INT, description="Cuts against one competitor = a war (1 to 2^31-1)"
+        default=3, strict=True, ge=1, le=MAX_INT, description="Cuts against one competitor = a war (1 to 2^31-1)"
     )
     price_war_window: timedelta = Field(
         default=timedelta(hours=1), ge=MIN_WINDOW, le=MAX_WINDOW,
         description="Where cuts are counted (1 second to 365 days)",
     )
-    skip_small_changes: bool = Field(default=True, description="Do not send changes below min_change_amount")
+    skip_small_changes: bool = Field(default=True, strict=True, description="Do not send changes below min_change_amount")
     min_change_amount: Amount = Field(
         default=Decimal("0.01"), description="Smallest change worth sending (0 to 1,000,000,000, up to 6 decimals)"
     )
@@ -83,23 +83,23 @@ class ListingPriceSettings(_Settings):
         default=None, description="Strike-through (MSRP) attribute, up to 255 characters"
     )
 
-    vat_enabled: bool = False
+    vat_enabled: bool = Field(default=False, strict=True)
     vat_percent: SharePercent = Field(default=Decimal(0), description="10.2 means 10.20 % (0 to 100, up to 6 decimals)")
-    currency_conversion_enabled: bool = False
+    currency_conversion_enabled: bool = Field(default=False, strict=True)
 
     price_scope: PriceScope = PriceScope.GLOBAL
     websites: list[Website] = Field(
         default=[], max_length=MAX_WEBSITES, description="Websites feeding this marketplace (at most 100)"
     )
 
-    business_pricing_enabled: bool = False
-    tiered_pricing_enabled: bool = False
+    business_pricing_enabled: bool = Field(default=False, strict=True)
+    tiered_pricing_enabled: bool = Field(default=False, strict=True)
     business_tiers: list[BusinessTier] = Field(
         default=[], max_length=MAX_BUSINESS_TIERS, description="Pricing levels one to five (at most 5)"
     )
 
     compare_landed_price: bool = Field(
-        default=True, description="Compare competitor prices as listing + shipping; else item price"
+        default=True, strict=True, description="Compare competitor prices as listing + shipping; else item price"
     )
     guards: PriceGuards = PriceGuards()
 
