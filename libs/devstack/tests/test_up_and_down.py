@@ -34,6 +34,12 @@ def test_up_starts_everything_seeds_the_store_and_down_stops_it(topics_created, 
         assert "44 Luma sample products published" in up.stdout
         assert "applied to the repricer" in up.stdout
         assert "44 demo listings on the simulator" in up.stdout
+        # the demo key: printed, kept with owner-only access, and the only way in
+        key = (tmp_path / "demo-api-key").read_text().strip()
+        assert key in up.stdout and (tmp_path / "demo-api-key").stat().st_mode & 0o077 == 0
+        auth = {"Authorization": f"Bearer {key}"}
+        assert httpx.get(f"http://127.0.0.1:{SERVICES['reporting'][1] + offset}/listings/summary",
+                         timeout=5).status_code == 401
         pids = [int(p.read_text()) for p in (tmp_path / "pids").glob("*.pid")]
         assert len(pids) == len(SERVICES) + 1  # and the SP-API simulator
 
@@ -46,14 +52,14 @@ def test_up_starts_everything_seeds_the_store_and_down_stops_it(topics_created, 
         while True:
             assert time.monotonic() < deadline, "no competitor-based price reached the simulator"
             price = Decimal(httpx.get(sim, timeout=5).json()["prices"].get("ATVPDKIKX0DER") or 0)
-            decision = httpx.get(decided, timeout=5)
+            decision = httpx.get(decided, timeout=5, headers=auth)
             if price >= Decimal("35.70") and decision.status_code == 200 and decision.json()["decision"]["competitor"]:
                 break
             time.sleep(0.5)
         assert decision.json()["decision"]["floor"]["amount"] == "35.70"
         gateway = f"http://127.0.0.1:{SERVICES['amazon-gateway'][1] + offset}"
         while (imported := httpx.get(f"{gateway}/import/listings", params={"account_id": "demo-seller"},
-                                     timeout=5).json())[0]["status"] != "done":
+                                     timeout=5, headers=auth).json())[0]["status"] != "done":
             assert time.monotonic() < deadline, imported
             time.sleep(0.5)
         assert [(p["marketplace_id"], p["imported"]) for p in imported] == [("ATVPDKIKX0DER", 44)]

@@ -19,7 +19,7 @@ from amazon_gateway.__main__ import import_listings
 from amazon_gateway.service import Settings
 from contracts import decode, topics
 from contracts.events import AmazonListingObserved, CommunicationError
-from devstack.testing import eventually, read_topic
+from devstack.testing import auth_headers, eventually, read_topic
 
 pytestmark = pytest.mark.integration
 
@@ -191,7 +191,7 @@ async def test_admin_endpoint_runs_the_import_in_the_background(
     listings = await seed(kit, sim_http, 7)
     account = new_account(kit)
     gateway = await gateway_factory(accounts=[account])
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=gateway.service.asgi()),
+    async with httpx.AsyncClient(headers=auth_headers(), transport=httpx.ASGITransport(app=gateway.service.asgi()),
                                  base_url="http://gw") as admin:
         r = await admin.post("/import/listings", params={"account_id": account.account_id})
         assert r.status_code == 202 and r.json() == {"queued": [kit.US], "account_id": account.account_id,

@@ -8,7 +8,7 @@ from typing import Any
 from contracts import decode
 from contracts.events import CommunicationError
 from contracts.topics import COMMUNICATION_ERRORS
-from devstack.testing import eventually, read_topic
+from devstack.testing import auth_headers, eventually, read_topic
 
 US, CA = "ATVPDKIKX0DER", "A2EUQ1WTGCTBG2"
 
@@ -16,7 +16,7 @@ US, CA = "ATVPDKIKX0DER", "A2EUQ1WTGCTBG2"
 async def accounts(gateway: Any) -> dict[str, Any]:
     from httpx import ASGITransport, AsyncClient
 
-    async with AsyncClient(transport=ASGITransport(app=gateway.service.asgi()), base_url="http://gw") as http:
+    async with AsyncClient(headers=auth_headers(), transport=ASGITransport(app=gateway.service.asgi()), base_url="http://gw") as http:
         return {a["account_id"]: a for a in (await http.get("/accounts")).json()}
 
 

@@ -25,7 +25,7 @@ from amazon_sim.market import MarketSettings
 from amazon_sim.testing import LOCAL_AWS, local_sqs_server
 from contracts import decode, topics
 from contracts.events import AmazonListingObserved, CommunicationError, OfferPriceObserved
-from devstack.testing import eventually, read_topic
+from devstack.testing import auth_headers, eventually, read_topic
 
 pytestmark = pytest.mark.integration
 
@@ -120,7 +120,7 @@ async def send_raw(endpoint: str, queue: str, *bodies: str) -> None:
 
 
 def gateway_client(gateway: Any) -> httpx.AsyncClient:
-    return httpx.AsyncClient(transport=httpx.ASGITransport(app=gateway.service.asgi()), base_url=GATEWAY_BASE)
+    return httpx.AsyncClient(headers=auth_headers(), transport=httpx.ASGITransport(app=gateway.service.asgi()), base_url=GATEWAY_BASE)
 
 
 # ---------------------------------------------------------------- SQS

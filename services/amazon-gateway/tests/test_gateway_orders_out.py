@@ -15,7 +15,8 @@ from prometheus_client import REGISTRY
 
 from contracts import decode, encode, topics
 from contracts.events import CommunicationError, OrderActionResult, OrderCancelRequested, ShipmentConfirmRequested
-from devstack.testing import publish, read_topic
+from servicekit.http import protect
+from devstack.testing import auth_headers, publish, read_topic
 
 pytestmark = pytest.mark.integration
 
@@ -166,10 +167,10 @@ async def test_calls_failing_for_good_are_reported_kept_and_replayed(gateway_fac
     assert (await order_state(gateway, ship_id))["OrderStatus"] == "Unshipped"
 
     await gateway.sim.delete("/_sim/faults")
-    admin = FastAPI()
+    admin = protect(FastAPI(), gateway.service.settings)
     for router in gateway.service.routers:
         admin.include_router(router)
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=admin), base_url="http://gw") as http:
+    async with httpx.AsyncClient(headers=auth_headers(), transport=httpx.ASGITransport(app=admin), base_url="http://gw") as http:
         replayed = await http.post("/replay/orders", params={"account_id": acct})
     assert replayed.json() == {"replayed": 2}
     results = await results_for(gateway, requests)

@@ -20,7 +20,7 @@ import structlog
 from amazon_gateway.testing import listing_results
 from contracts import decode, topics
 from contracts.events import CommunicationError, ListingUpdateRequested, ListingUpdateResult
-from devstack.testing import eventually, publish, read_topic
+from devstack.testing import auth_headers, eventually, publish, read_topic
 
 pytestmark = pytest.mark.integration
 
@@ -128,7 +128,7 @@ async def test_failed_call_reported_kept_for_replay_and_consuming_goes_on(gatewa
     assert (await kit.listing_state(gateway.sim, fine))["prices"] == {kit.US: "55.55"}
     assert (await kit.listing_state(gateway.sim, broken))["prices"] == {kit.US: "10.00"}
 
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=gateway.service.asgi()),
+    async with httpx.AsyncClient(headers=auth_headers(), transport=httpx.ASGITransport(app=gateway.service.asgi()),
                                  base_url="http://gateway") as admin:
         assert (await admin.post("/replay")).json() == {"replayed": 1}
     (replayed,) = await listing_results(gateway.bootstrap, [first])

@@ -40,7 +40,7 @@ from contracts.events import (
     ShipmentConfirmRequested,
 )
 from contracts.money import Money
-from devstack.testing import eventually, read_topic
+from devstack.testing import auth_headers, eventually, read_topic
 
 FAST = RetryPolicy(max_attempts=3, base_delay=0.01, max_delay=0.05)
 LWA_PATH = "/auth/o2/token"
@@ -389,6 +389,10 @@ def test_every_client_method_that_calls_amazon_is_driven() -> None:
     assert driven - client_call_methods() == set(), "DRIVERS name methods SpApiClient no longer has"
 
 
+OPERATIONS_PATHS = {"/healthz", "/readyz", "/metrics", "/openapi.json"}
+"""The simulator's own health, metrics and OpenAPI document, served like every service's."""
+
+
 def test_the_simulator_serves_only_operations_amazon_publishes() -> None:
     """Every SP-API route of the simulator is an operation of a vendored model (no invented paths or methods)."""
     from amazon_sim import SimConfig, create_app
@@ -397,7 +401,7 @@ def test_the_simulator_serves_only_operations_amazon_publishes() -> None:
     invented = []
     for route in app.routes:
         path, methods = getattr(route, "path", ""), getattr(route, "methods", None) or set()
-        if path.startswith(("/_sim", "/auth/", "/docs", "/redoc")):
+        if path.startswith(("/_sim", "/auth/", "/docs", "/redoc")) or path in OPERATIONS_PATHS:
             continue
         concrete = path.replace("{", "x").replace("}", "")
         invented += [f"{m} {path}" for m in methods if m != "HEAD" and schemas.operation_at(m, concrete) is None]
@@ -464,7 +468,7 @@ async def test_broken_answers_become_a_communication_error_and_the_service_keeps
     gateway = await gateway_factory(accounts=[account])
     await sim_http.post("/_sim/faults", json={"malformed_rate": 1.0, "malformed_kinds": ["schema"],
                                               "operations": ["searchListingsItems"]})
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=gateway.service.asgi()),
+    async with httpx.AsyncClient(headers=auth_headers(), transport=httpx.ASGITransport(app=gateway.service.asgi()),
                                  base_url="http://gw") as admin:
         assert (await admin.post("/import/listings", params={"account_id": account.account_id})).status_code == 202
 

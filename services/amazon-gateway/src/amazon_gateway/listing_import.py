@@ -21,6 +21,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any, Literal
 
 import asyncpg
+from fastapi import APIRouter, Query
 from pydantic import ValidationError
 
 from amazon_gateway.client import AmazonCallFailed, SpApiClient
@@ -28,8 +29,10 @@ from amazon_gateway.domain.orders import MARKETPLACE_CURRENCY
 from contracts import Event
 from contracts.events import AmazonIssue, AmazonListingObserved, CommunicationError
 from contracts.money import Money
-from servicekit import outbox
+from servicekit import audit, outbox
+from servicekit.auth import Principal, Scope, requires
 from servicekit.logging import get_logger
+from servicekit.problems import FieldError, ProblemError
 
 log = get_logger(component="listing-import")
 
@@ -487,8 +490,6 @@ class OutboxFlush:
 
 def attach(service: Any, client: SpApiClient) -> None:
     """`POST /import/listings` queues an import for the service's background worker; `GET` reads progress."""
-    from fastapi import APIRouter, HTTPException
-
     queue: asyncio.Queue[tuple[str, list[str], bool, str]] = asyncio.Queue()
 
     async def worker() -> None:
@@ -509,24 +510,34 @@ def attach(service: Any, client: SpApiClient) -> None:
                                 error=repr(exc))
 
     router = APIRouter(tags=["import"])
+    Account = Query(min_length=1, max_length=200, description="A configured account")
+    Marketplace = Query(None, min_length=1, max_length=40, description="One of the account's marketplaces")
 
-    @router.post("/import/listings", status_code=202)
-    async def start_import(account_id: str, marketplace_id: str | None = None, restart: bool = False,
-                           source: Literal["search", "report"] = "search") -> Json:
+    @router.post("/import/listings", status_code=202,
+                 responses={404: {"description": "The account, or the marketplace of the account, is not configured"}})
+    async def start_import(account_id: str = Account, marketplace_id: str | None = Marketplace, restart: bool = False,
+                           source: Literal["search", "report"] = "search",
+                           caller: Principal = requires(Scope.OPERATE)) -> Json:
         """Import the account's existing listings (every configured marketplace unless one is named) in the
         background, through searchListingsItems (first 1000 SKUs) or the merchant listings report (all);
         a failed or interrupted import continues where it stopped unless `restart`."""
         try:
             marketplaces = marketplaces_to_import(client, account_id, marketplace_id)
         except ValueError as exc:
-            raise HTTPException(422, str(exc)) from exc
-        queue.put_nowait((account_id, marketplaces, restart, source))
-        return {"queued": marketplaces, "account_id": account_id, "source": source}
+            field = "query.marketplace_id" if marketplace_id and account_id in client.accounts else "query.account_id"
+            raise ProblemError(404, str(exc), errors=[FieldError(field=field, reason=str(exc))]) from exc
 
-    @router.get("/import/listings")
-    async def import_progress(account_id: str, marketplace_id: str | None = None) -> list[Json]:
+        async def work(conn: Any) -> Json:
+            queue.put_nowait((account_id, marketplaces, restart, source))
+            return {"queued": marketplaces, "account_id": account_id, "source": source, "restart": restart}
+        result = await audit.act(service, caller, "import.listings", f"account {account_id}", work)
+        return {k: result[k] for k in ("queued", "account_id", "source")}
+
+    @router.get("/import/listings", dependencies=[requires(Scope.READ)])
+    async def import_progress(account_id: str = Account, marketplace_id: str | None = Marketplace) -> list[Json]:
         """Each marketplace's import: status, pages, imported of total, the last error."""
-        assert service.pool is not None
+        if service.pool is None:
+            raise ProblemError(503, "the service has not started")
         return [p.as_json() for p in await progress(service.pool, account_id, marketplace_id)]
 
     service.background("listing-import", worker)

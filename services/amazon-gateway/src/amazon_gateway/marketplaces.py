@@ -26,6 +26,7 @@ from amazon_gateway.domain.marketplaces import (
 from amazon_gateway.notifications import sellers_of
 from contracts.events import CommunicationError
 from servicekit import outbox
+from servicekit.auth import Scope, requires
 from servicekit.logging import get_logger
 
 log = get_logger(component="marketplaces")
@@ -123,7 +124,7 @@ def attach(service: Any, client: SpApiClient) -> MarketplaceDiscovery:
                                      retry_s=s.marketplaces_retry_s)
     service.marketplaces = discovery
     service.background("marketplaces", discovery.run)
-    router = APIRouter(tags=["accounts"])
+    router = APIRouter(tags=["accounts"], dependencies=[requires(Scope.READ)])
 
     @router.get("/accounts")
     async def accounts() -> list[dict[str, Any]]:

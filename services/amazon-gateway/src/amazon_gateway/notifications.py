@@ -26,7 +26,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 from prometheus_client import Counter
 
@@ -44,8 +44,10 @@ from amazon_gateway.domain.retry import redact
 from amazon_gateway.sqs import QueueSettings, SqsReader
 from contracts import Event
 from contracts.events import CommunicationError
-from servicekit import outbox
+from servicekit import audit, outbox
+from servicekit.auth import Principal, Scope, requires
 from servicekit.logging import get_logger
+from servicekit.problems import problem_response
 
 log = get_logger(component="notifications")
 
@@ -318,12 +320,25 @@ def order_poller_waker(service: object) -> Callable[[str], Any]:
     return wake
 
 
-def router(processor: NotificationProcessor) -> APIRouter:
+NOTIFICATION_BODY: dict[str, Any] = {"requestBody": {"required": True, "content": {"application/json": {"schema": {
+    "type": "object", "required": ["NotificationType", "NotificationMetadata", "Payload"],
+    "description": "An SP-API notification as Amazon delivers it (NotificationVersion 1.0 or 2023-12-13)",
+    "properties": {"NotificationType": {"type": "string", "enum": [
+                       "ANY_OFFER_CHANGED", "LISTINGS_ITEM_STATUS_CHANGE", "LISTINGS_ITEM_ISSUES_CHANGE", "ORDER_CHANGE"]},
+                   "NotificationVersion": {"type": "string"}, "PayloadVersion": {"type": "string"},
+                   "EventTime": {"type": "string", "format": "date-time"},
+                   "NotificationMetadata": {"type": "object"}, "Payload": {"type": "object"}}}}}}}
+
+
+def router(processor: NotificationProcessor, service: Any) -> APIRouter:
     api = APIRouter(tags=["notifications"])
 
-    @api.post("/notifications")
+    @api.post("/notifications", dependencies=[requires(Scope.INGEST)], openapi_extra=NOTIFICATION_BODY, responses={
+        400: {"description": "The notification cannot be handled; `code`, `detail` and `keptId` say why and "
+                             "under which id the body is kept"}})
     async def push(request: Request) -> JSONResponse:
-        """One notification pushed over HTTP (the simulator's push mode), processed like an SQS message.
+        """One notification pushed over HTTP (the simulator's push mode), processed like an SQS message. The
+        sender needs a token with the `ingest` scope.
 
         200 when its events were recorded (or it was a duplicate); 400 when it cannot be read, with the
         reason and the id under which the body is kept."""
@@ -332,12 +347,20 @@ def router(processor: NotificationProcessor) -> APIRouter:
             "outcome": outcome.outcome, "notificationType": outcome.notification_type,
             "notificationId": outcome.notification_id, "code": outcome.code, "message": outcome.message,
             "keptId": outcome.kept_id}.items() if v is not None}
-        return JSONResponse(body, 400 if outcome.outcome == "rejected" else 200)
+        if outcome.outcome == "rejected":
+            return problem_response(400, outcome.message or "the notification cannot be handled",
+                                    instance=request.url.path, extensions=body)
+        return JSONResponse(body, 200)
 
     @api.post("/notifications/replay")
-    async def replay(code: str | None = None) -> dict[str, int]:
+    async def replay(code: str | None = Query(None, min_length=1, max_length=200),
+                     caller: Principal = requires(Scope.OPERATE)) -> dict[str, int]:
         """Process the kept (rejected) notifications again, optionally only those rejected with `code`."""
-        return await replay_rejected(processor, code)
+        result = await replay_rejected(processor, code)
+        async def work(conn: Any) -> dict[str, Any]:
+            return dict(result)
+        await audit.act(service, caller, "replay.notifications", f"notifications {code or '*'}", work)
+        return result
 
     return api
 
@@ -347,7 +370,7 @@ def attach(service: Any, client: SpApiClient) -> NotificationProcessor:
     s = service.settings
     processor = NotificationProcessor(pool=lambda: service.pool, schema=service.schema, producer=service.name,
                                       client=client, wake_orders=order_poller_waker(service))
-    service.include_router(router(processor))
+    service.include_router(router(processor, service))
     service.notifications = processor
 
     async def prune() -> None:

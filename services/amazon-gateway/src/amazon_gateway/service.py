@@ -8,9 +8,10 @@ rows back to pending.
 from __future__ import annotations
 
 from importlib import resources
+from typing import Any
 
 import httpx
-from fastapi import APIRouter
+from fastapi import APIRouter, Query
 from pydantic import Field, SecretStr
 
 from amazon_gateway import listing_import, marketplaces, notifications, orders_in, orders_out, outbound
@@ -20,7 +21,8 @@ from amazon_gateway.domain.orders import ORDER_USAGE_PLANS
 from amazon_gateway.domain.rate_limit import PUBLISHED_USAGE_PLANS, RateLimits
 from amazon_gateway.domain.retry import RetryPolicy
 from contracts import topics
-from servicekit import Service, ServiceSettings
+from servicekit import Service, ServiceSettings, audit
+from servicekit.auth import Principal, Scope, requires
 
 SERVICE = "amazon-gateway"
 
@@ -135,17 +137,21 @@ def build(
 
 def _admin(service: Service[Settings]) -> APIRouter:
     router = APIRouter(tags=["admin"])
+    Account = Query(None, min_length=1, max_length=200, description="Only this account; every account if unset")
 
     @router.post("/replay")
-    async def replay(account_id: str | None = None) -> dict[str, int]:
+    async def replay(account_id: str | None = Account, caller: Principal = requires(Scope.OPERATE)) -> dict[str, int]:
         """Put failed listing updates back to pending, optionally for one account only."""
-        assert service.pool is not None
-        return {"replayed": await outbound.replay_failed(service.pool, account_id)}
+        async def work(conn: Any) -> dict[str, Any]:
+            return {"replayed": await outbound.replay_failed(conn, account_id)}
+        return await audit.act(service, caller, "replay.listing_updates", f"account {account_id or '*'}", work)
 
     @router.post("/replay/orders")
-    async def replay_orders(account_id: str | None = None) -> dict[str, int]:
+    async def replay_orders(account_id: str | None = Account,
+                            caller: Principal = requires(Scope.OPERATE)) -> dict[str, int]:
         """Put failed shipment confirmations and cancellations back to work, optionally for one account only."""
-        assert service.pool is not None
-        return {"replayed": await orders_out.replay_failed(service.pool, account_id)}
+        async def work(conn: Any) -> dict[str, Any]:
+            return {"replayed": await orders_out.replay_failed(conn, account_id)}
+        return await audit.act(service, caller, "replay.order_actions", f"account {account_id or '*'}", work)
 
     return router
