@@ -254,7 +254,9 @@ def requires(scope: Scope) -> Any:
     Use as `dependencies=[requires(Scope.READ)]` on a route, or as a parameter default
     (`caller: Principal = requires(Scope.CONFIGURE)`) where the handler records who acted."""
 
-    async def caller(request: Request, credentials: HTTPAuthorizationCredentials | None = Depends(_bearer)) -> Principal:
+    async def caller(
+        request: Request, credentials: HTTPAuthorizationCredentials | None = Depends(_bearer)
+    ) -> Principal:
         authenticator: Authenticator | None = getattr(request.app.state, "authenticator", None)
         if credentials is None or not credentials.credentials:
             raise _unauthorized("a bearer token is required")
