@@ -205,10 +205,14 @@ async def test_admin_endpoint_runs_the_import_in_the_background(
         (state,) = (await admin.get("/import/listings", params={"account_id": account.account_id})).json()
         assert (state["imported"], state["total"], state["unreachable"], state["resumable"]) == (7, 7, 0, False)
         r = await admin.post("/import/listings", params={"account_id": "nobody"})
-        assert r.status_code == 422 and "no credentials configured" in r.json()["detail"]
+        assert r.status_code == 404 and "no credentials configured" in r.json()["detail"]
+        assert r.json()["errors"][0]["field"] == "query.account_id"
         r = await admin.post("/import/listings", params={"account_id": account.account_id,
                                                          "marketplace_id": "A1PA6795UKMFR9"})
-        assert r.status_code == 422 and "not configured for marketplace" in r.json()["detail"]
+        assert r.status_code == 404 and "not configured for marketplace" in r.json()["detail"]
+        assert r.json()["errors"][0]["field"] == "query.marketplace_id"
+        audit = (await admin.get("/audit", params={"action": "import.listings"})).json()
+        assert [(a["actor"], a["target"]) for a in audit] == [("test-all", f"account {account.account_id}")]
     events = await observed_for(gateway.bootstrap, account.account_id, 7)
     assert {e.sku for e in events} == set(listings)
 
