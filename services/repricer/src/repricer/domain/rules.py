@@ -8,7 +8,7 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from conditions import AttributeCondition, Combination, matches
 from repricer.domain.amounts import HUNDRED, MAX_PERCENT, Amount, Percent
@@ -116,7 +116,13 @@ class PriceBound(_Rule):
         return self
 
 
-FeedbackPercent = Literal[0, 80, 90, 95, 98]
+def _not_a_boolean(value: object) -> object:
+    if isinstance(value, bool):  # False == 0 in Python; a boolean is not a percent
+        raise ValueError("must be one of 0, 80, 90, 95, 98, not a boolean")
+    return value
+
+
+FeedbackPercent = Annotated[Literal[0, 80, 90, 95, 98], BeforeValidator(_not_a_boolean)]
 
 
 class IntelligentAction(_Rule):
