@@ -15,8 +15,8 @@ from prometheus_client import REGISTRY
 
 from contracts import decode, encode, topics
 from contracts.events import CommunicationError, OrderActionResult, OrderCancelRequested, ShipmentConfirmRequested
-from servicekit.http import protect
 from devstack.testing import auth_headers, publish, read_topic
+from servicekit.http import protect
 
 pytestmark = pytest.mark.integration
 

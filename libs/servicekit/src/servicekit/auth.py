@@ -13,7 +13,7 @@ Tokens are API keys or OIDC access tokens:
 - API keys (the embedded default): `API_KEYS` (JSON) or `API_KEYS_FILE` (a mounted secret, JSON or
   YAML, re-read when it changes) list `{name, scopes, sha256}`; only the SHA-256 of each key is
   stored (keys are 256-bit random, so a fast hash is enough), and a presented key's hash is
-  compared with every stored one in constant time. `python -m servicekit.auth new-key` makes one.
+  compared with every stored one in constant time. `python -m servicekit.keys new-key` makes one.
 - OIDC: with `OIDC_ISSUER` set, a JWT is verified against the issuer's JWKS (discovered, or
   `OIDC_JWKS_URL`) with PyJWT: signature, `exp`, `iss` and, if set, `OIDC_AUDIENCE`. Scopes come
   from the `OIDC_SCOPES_CLAIM` claim (`scope` by default; a space-separated string or a list), each
@@ -309,7 +309,7 @@ def check_routes(routes: Iterable[Any], public: Iterable[str] = PUBLIC_PATHS) ->
 
 
 def main(argv: Sequence[str] | None = None, out: Callable[[str], None] = print) -> int:
-    parser = argparse.ArgumentParser(prog="python -m servicekit.auth", description="API keys for the services")
+    parser = argparse.ArgumentParser(prog="python -m servicekit.keys", description="API keys for the services")
     sub = parser.add_subparsers(dest="command", required=True)
     make = sub.add_parser("new-key", help="make a key: prints it once, and the entry to add to API_KEYS_FILE")
     make.add_argument("--name", required=True)
@@ -345,6 +345,3 @@ def add_key_entry(path: Path, entry: ApiKeyEntry) -> None:
     os.chmod(tmp, 0o600)
     tmp.replace(path)
 
-
-if __name__ == "__main__":
-    sys.exit(main())

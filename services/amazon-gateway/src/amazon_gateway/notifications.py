@@ -324,7 +324,8 @@ NOTIFICATION_BODY: dict[str, Any] = {"requestBody": {"required": True, "content"
     "type": "object", "required": ["NotificationType", "NotificationMetadata", "Payload"],
     "description": "An SP-API notification as Amazon delivers it (NotificationVersion 1.0 or 2023-12-13)",
     "properties": {"NotificationType": {"type": "string", "enum": [
-                       "ANY_OFFER_CHANGED", "LISTINGS_ITEM_STATUS_CHANGE", "LISTINGS_ITEM_ISSUES_CHANGE", "ORDER_CHANGE"]},
+                       "ANY_OFFER_CHANGED", "LISTINGS_ITEM_STATUS_CHANGE", "LISTINGS_ITEM_ISSUES_CHANGE",
+                       "ORDER_CHANGE"]},
                    "NotificationVersion": {"type": "string"}, "PayloadVersion": {"type": "string"},
                    "EventTime": {"type": "string", "format": "date-time"},
                    "NotificationMetadata": {"type": "object"}, "Payload": {"type": "object"}}}}}}}

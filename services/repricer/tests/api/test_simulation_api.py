@@ -9,8 +9,8 @@ from typing import Any
 import httpx
 import pytest
 
-from repricer.service import Settings, build
 from devstack.testing import auth_headers
+from repricer.service import Settings, build
 
 SETTINGS = {"account_id": "acct-1", "marketplace_id": "ATVPDKIKX0DER", "marketplace_currency": "USD",
             "seller_id": "OURSELLER"}

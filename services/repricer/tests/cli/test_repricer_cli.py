@@ -11,10 +11,10 @@ from pathlib import Path
 import httpx
 import yaml
 
+from devstack.testing import auth_headers
 from repricer.config import registry
 from repricer.service import Settings, build
 from servicekit import config_cli
-from devstack.testing import auth_headers
 
 EXAMPLES = Path(__file__).parents[2] / "examples"
 

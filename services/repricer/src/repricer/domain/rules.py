@@ -131,7 +131,8 @@ class IntelligentAction(_Rule):
     type: Literal["intelligent"] = "intelligent"
     competitor_source: CompetitorSource
     min_feedback_percent: FeedbackPercent = Field(default=0, description="Lowest price only; 0 = all")
-    min_feedback_count: int = Field(default=0, strict=True, ge=0, le=MAX_INT, description="Lowest price only (0 to 2^31-1)")
+    min_feedback_count: int = Field(default=0, strict=True, ge=0, le=MAX_INT,
+                                    description="Lowest price only (0 to 2^31-1)")
     variance_mode: VarianceMode = VarianceMode.ALL
     condition_variances: dict[ItemCondition, Percent] = Field(
         default={},

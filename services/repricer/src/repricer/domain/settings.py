@@ -37,12 +37,14 @@ class PriceScope(StrEnum):
 class Website(_Settings):
     code: Code = Field(description="Commerce website code, up to 255 characters")
     sort_order: int = Field(
-        strict=True, ge=0, le=MAX_INT, description="Commerce website sort order (0 to 2^31-1); the lowest is walked first"
+        strict=True, ge=0, le=MAX_INT,
+        description="Commerce website sort order (0 to 2^31-1); the lowest is walked first"
     )
 
 
 class BusinessTier(_Settings):
-    min_quantity: int = Field(strict=True, ge=2, le=MAX_INT, description="The tier applies from this quantity up (2 to 2^31-1)")
+    min_quantity: int = Field(strict=True, ge=2, le=MAX_INT,
+                              description="The tier applies from this quantity up (2 to 2^31-1)")
     discount_percent: SharePercent = Field(
         gt=0, lt=100, description="Discount off the business price, % (above 0, below 100, up to 6 decimals)"
     )
@@ -64,7 +66,8 @@ class PriceGuards(_Settings):
         default=timedelta(hours=1), ge=MIN_WINDOW, le=MAX_WINDOW,
         description="Where cuts are counted (1 second to 365 days)",
     )
-    skip_small_changes: bool = Field(default=True, strict=True, description="Do not send changes below min_change_amount")
+    skip_small_changes: bool = Field(default=True, strict=True,
+                                     description="Do not send changes below min_change_amount")
     min_change_amount: Amount = Field(
         default=Decimal("0.01"), description="Smallest change worth sending (0 to 1,000,000,000, up to 6 decimals)"
     )
