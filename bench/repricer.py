@@ -846,7 +846,7 @@ async def measure(args: argparse.Namespace, stack: Stack) -> dict[str, Any]:
     if stack.broker is not None:
         pids["broker"] = [stack.broker.pid]
     try:
-        async with httpx.AsyncClient(base_url=stack.http(SERVICE), timeout=30) as client:
+        async with httpx.AsyncClient(base_url=stack.http(SERVICE), timeout=30, headers=stack.auth_headers) as client:
             applied = await client.post("/config:apply", json=CONFIG)
             if applied.status_code != 200:
                 raise RuntimeError(f"config:apply answered {applied.status_code}: {applied.text[:500]}")

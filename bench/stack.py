@@ -7,6 +7,7 @@ Imported by the scripts next to it (`python bench/flow.py` puts bench/ on sys.pa
 from __future__ import annotations
 
 import asyncio
+import json
 import math
 import os
 import platform
@@ -22,6 +23,7 @@ import asyncpg
 
 from devstack import infra
 from devstack.processes import Supervisor, service_spec, stop_pid, wait_ready
+from servicekit import auth
 from servicekit.topics import create_topics
 
 LOCAL_POSTGRES = "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -132,6 +134,9 @@ class Stack:
         self.pg_source = ""
         self.processes: dict[str, subprocess.Popen[bytes]] = {}
         self.ports: dict[str, int] = {}
+        # The services accept this run's key (every scope) and nothing else.
+        self.api_key = auth.new_key()
+        self.auth_headers = {"Authorization": f"Bearer {self.api_key}"}
 
     def start(self, services: tuple[str, ...] | list[str],
               extra_env: dict[str, str] | None = None) -> None:
@@ -149,8 +154,10 @@ class Stack:
         procs = []
         for name in services:
             self.ports[name] = infra.free_port()
+            keys = json.dumps([{"name": "bench", "scopes": [s.value for s in auth.Scope],
+                                "sha256": auth.hash_key(self.api_key)}])
             spec = service_spec(name, bootstrap=self.bootstrap, database_url=self.database_url,
-                                port=self.ports[name], extra_env=extra_env)
+                                port=self.ports[name], extra_env={"API_KEYS": keys, **(extra_env or {})})
             self.processes[name] = self.sup.start(spec)
             procs.append((spec, self.processes[name]))
         for spec, proc in procs:
