@@ -22,6 +22,7 @@ from contracts.events import (
     AmazonListingObserved,
     CommerceOrderCreated,
     CommerceOrderRequested,
+    AuditRecorded,
     CommunicationError,
     CompetitivePriceObserved,
     FieldChange,
@@ -175,6 +176,11 @@ FULL: dict[type[Event], Callable[[], Event]] = {
         code="QuotaExceeded", message="You exceeded your quota for the requested resource.",
         attempts=5, request_ref="req-20261126-0001",
     ),
+    AuditRecorded: lambda: AuditRecorded.new(
+        producer="repricer", audit_id=42, actor="ops-team", actor_kind="api_key", action="config.update",
+        target="PricingRule/clearance", before={"priority": 2, "active": True},
+        after={"priority": 1, "active": True},
+    ),
 }
 
 MINIMAL: dict[type[Event], Callable[[], Event]] = {
@@ -241,6 +247,10 @@ MINIMAL: dict[type[Event], Callable[[], Event]] = {
     CommunicationError: lambda: CommunicationError.new(
         producer="commerce-gateway", system="commerce", operation="POST /V1/orders", code="503",
         message="Service Unavailable", attempts=1,
+    ),
+    AuditRecorded: lambda: AuditRecorded.new(
+        producer="amazon-gateway", audit_id=1, actor="system", actor_kind="system", action="replay.listing_updates",
+        target="account *",
     ),
 }
 
