@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -46,6 +46,7 @@ from contracts.events import (
     ProductStatus,
     ShipmentConfirmRequested,
     ShipmentCreated,
+    TierPrice,
 )
 
 T0 = datetime(2026, 11, 26, 9, 30, 15, 250000, tzinfo=UTC)
@@ -78,6 +79,11 @@ FULL: dict[type[Event], Callable[[], Event]] = {
         status=ProductStatus.ENABLED, price=usd("34.00"), quantity=100,
         attributes={"ean": "4006381333931", "brand": "Luma"},
         website_attributes={"us_site": {"price": "32.00", "special_price": "29.99"}}, updated_at=T0,
+        product_type="simple", visibility=4, parent_sku="24-MB",
+        special_price=usd("29.99"), special_price_from=T0, special_price_to=T0 + timedelta(days=7),
+        msrp=usd("39.00"), cost=usd("17.50"),
+        tier_prices=[TierPrice(customer_group_id=32000, quantity=Decimal("5"), price=usd("31.00"))],
+        in_stock=True, manage_stock=True, website_ids=[1, 2],
     ),
     AmazonListingObserved: lambda: AmazonListingObserved.new(
         producer="amazon-gateway", **LISTING, asin="B07XJ8C8F5", product_type="LUGGAGE",

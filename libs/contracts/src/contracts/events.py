@@ -14,7 +14,7 @@ from uuid import UUID
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from contracts.envelope import AccountScoped, Event, ListingScoped
-from contracts.money import Money
+from contracts.money import DecimalString, Money
 
 
 class _Part(BaseModel):
@@ -27,6 +27,12 @@ class _Part(BaseModel):
 class ProductStatus(StrEnum):
     ENABLED = "enabled"
     DISABLED = "disabled"
+
+
+class TierPrice(_Part):
+    customer_group_id: int = Field(description="Commerce customer group; 32000 means all groups")
+    quantity: DecimalString = Field(description="Minimum quantity the price applies from")
+    price: Money
 
 
 class ProductChanged(Event):
@@ -48,6 +54,27 @@ class ProductChanged(Event):
         "scope; a website absent here, or an attribute absent for it, uses the default value",
     )
     updated_at: AwareDatetime = Field(description="Commerce updated_at; older changes are stale")
+    product_type: str | None = Field(
+        default=None, description="Commerce type_id: simple, virtual, configurable, bundle, grouped, downloadable"
+    )
+    visibility: int | None = Field(
+        default=None, ge=1, le=4,
+        description="Commerce visibility: 1 not visible individually, 2 catalog, 3 search, 4 catalog and search",
+    )
+    parent_sku: str | None = Field(
+        default=None, description="SKU of the configurable product this one is a child of"
+    )
+    special_price: Money | None = Field(default=None, description="Special (sale) price, base currency")
+    special_price_from: AwareDatetime | None = Field(default=None, description="Start of the special price")
+    special_price_to: AwareDatetime | None = Field(default=None, description="End of the special price")
+    msrp: Money | None = Field(default=None, description="Manufacturer's suggested retail price")
+    cost: Money | None = Field(default=None, description="The merchant's cost")
+    tier_prices: list[TierPrice] = Field(default_factory=list, description="Quantity and customer-group prices")
+    in_stock: bool | None = Field(default=None, description="Commerce stock status; null when not reported")
+    manage_stock: bool | None = Field(
+        default=None, description="Whether Commerce tracks the quantity; null when not reported"
+    )
+    website_ids: list[int] = Field(default_factory=list, description="Commerce websites the product is in")
 
 
 class AmazonIssue(_Part):
