@@ -1,18 +1,133 @@
-"""commerce-gateway: runs on the shared runtime (health, readiness, metrics, outbox relay).
+"""commerce-gateway: the platform's only Commerce (Magento / Adobe Commerce) REST client.
 
-Its domain handlers are not built yet; see the project's open issues.
+Catalogue in: a full import (`POST /import/catalog`, `python -m commerce_gateway import-catalog`) and an
+incremental sync every `CATALOG_SYNC_INTERVAL_S`, both emitting ProductChanged through the outbox.
 """
 
 from __future__ import annotations
 
-from servicekit import Service, ServiceSettings
+import asyncio
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import httpx
+from fastapi import APIRouter
+from pydantic import Field, SecretStr
+
+from commerce_gateway import catalog
+from commerce_gateway.client import CommerceClient
+from commerce_gateway.domain.paging import MAX_PAGE_SIZE
+from commerce_gateway.domain.retry import RetryPolicy
+from servicekit import Service, ServiceSettings, audit
+from servicekit.auth import Principal, Scope, requires
+from servicekit.logging import get_logger
+from servicekit.problems import ProblemError
 
 SERVICE = "commerce-gateway"
+log = get_logger(component="commerce-gateway")
 
 
 class Settings(ServiceSettings):
     http_port: int = 8106
+    commerce_base_url: str | None = Field(
+        default=None, description="Commerce REST base with the store code, e.g. http://127.0.0.1:8120/rest/default")
+    commerce_token: SecretStr | None = Field(default=None, description="Integration access token (bearer)")
+    commerce_token_file: str | None = Field(default=None, description="A mounted file holding that token")
+    commerce_store_code: str = Field(default="default", description="Store view code the events carry")
+    commerce_base_currency: str | None = Field(
+        default=None, pattern=r"^[A-Z]{3}$",
+        description="The store's base currency; unset: read from GET /V1/directory/currency")
+    commerce_timeout_s: float = Field(default=30.0, gt=0)
+    commerce_max_attempts: int = Field(default=5, ge=1)
+    commerce_retry_base_delay_s: float = Field(default=0.5, ge=0)
+    commerce_retry_max_delay_s: float = Field(default=30.0, ge=0)
+    catalog_page_size: int = Field(default=300, ge=200, le=MAX_PAGE_SIZE, description="Products per page")
+    catalog_sync_enabled: bool = Field(default=True, description="Run the incremental sync")
+    catalog_sync_interval_s: float = Field(default=300.0, gt=0, description="Seconds between incremental reads")
+    catalog_sync_overlap_s: float = Field(
+        default=300.0, ge=0, description="Each read goes back this far before the cursor, for late updated_at")
+
+    def token(self) -> SecretStr:
+        if self.commerce_token is not None and self.commerce_token.get_secret_value():
+            return self.commerce_token
+        if self.commerce_token_file:
+            return SecretStr(Path(self.commerce_token_file).read_text().strip())
+        raise ValueError("no Commerce token: set COMMERCE_TOKEN or COMMERCE_TOKEN_FILE")
+
+    def configured(self) -> bool:
+        return bool(self.commerce_base_url) and bool(
+            (self.commerce_token and self.commerce_token.get_secret_value()) or self.commerce_token_file)
 
 
-def build(settings: Settings | None = None) -> Service[Settings]:
-    return Service(SERVICE, settings or Settings())
+def make_client(s: Settings, http: httpx.AsyncClient) -> CommerceClient:
+    assert s.commerce_base_url
+    return CommerceClient(s.commerce_base_url, s.token(), http=http,
+                          retry=RetryPolicy(s.commerce_max_attempts, s.commerce_retry_base_delay_s,
+                                            s.commerce_retry_max_delay_s))
+
+
+def build(settings: Settings | None = None, *, http: httpx.AsyncClient | None = None) -> Service[Settings]:
+    s = settings or Settings()
+    service = Service(SERVICE, s, migrations=resources.files("commerce_gateway") / "migrations")
+    if not s.configured():
+        log.warning("commerce_not_configured", reason="COMMERCE_BASE_URL and a token are needed for the catalogue")
+        return service
+    transport = http or httpx.AsyncClient(timeout=s.commerce_timeout_s)
+    client = make_client(s, transport)
+    service.client = client  # type: ignore[attr-defined]
+
+    def shared() -> dict[str, Any]:
+        assert service.pool is not None
+        return {"pool": service.pool, "schema": service.schema, "client": client, "producer": SERVICE,
+                "store_code": s.commerce_store_code, "currency": s.commerce_base_currency,
+                "page_size": s.catalog_page_size}
+
+    if s.catalog_sync_enabled:
+        async def sync() -> None:
+            await catalog.CatalogSync(**shared(), overlap_s=s.catalog_sync_overlap_s).run_forever(
+                s.catalog_sync_interval_s)
+        service.background("catalog-sync", sync)
+
+    queue: asyncio.Queue[bool] = asyncio.Queue()
+
+    async def importer() -> None:
+        while True:
+            restart = await queue.get()
+            try:
+                await catalog.CatalogImport(**shared()).run(restart=restart)
+            except (catalog.ImportFailed, catalog.ImportBusy) as exc:
+                log.warning("catalog_import_stopped", reason=str(exc))
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # database trouble: the import stays resumable
+                log.warning("catalog_import_error", error=repr(exc))
+
+    service.background("catalog-import", importer)
+    service.include_router(_import_router(service, queue, s.commerce_store_code))
+    return service
+
+
+def _import_router(service: Service[Settings], queue: asyncio.Queue[bool], store_code: str) -> APIRouter:
+    router = APIRouter(tags=["import"])
+
+    @router.post("/import/catalog", status_code=202)
+    async def start_import(restart: bool = False, caller: Principal = requires(Scope.OPERATE)) -> dict[str, Any]:
+        """Import the whole catalogue in the background (one ProductChanged per product); a failed or
+        interrupted import continues from its next page unless `restart`."""
+        async def work(conn: Any) -> dict[str, Any]:
+            queue.put_nowait(restart)
+            return {"queued": True, "store_code": store_code, "restart": restart}
+        return await audit.act(service, caller, "import.catalog", f"store {store_code}", work)
+
+    @router.get("/import/catalog", dependencies=[requires(Scope.READ)])
+    async def import_progress() -> dict[str, Any]:
+        """The import's status, pages, imported of total, the last error."""
+        if service.pool is None:
+            raise ProblemError(503, "the service has not started")
+        state = await catalog.progress(service.pool, store_code)
+        if state is None:
+            raise ProblemError(404, f"no catalogue import of store {store_code} has run")
+        return state.as_json()
+
+    return router

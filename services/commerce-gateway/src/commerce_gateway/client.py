@@ -1,0 +1,125 @@
+"""An async Commerce REST client: bearer auth, retries with full-jitter backoff, no token in any error.
+
+The decisions (retry or not, how long to wait, what to report) are the domain's; this module does the I/O.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+from collections.abc import Awaitable, Callable
+from decimal import Decimal
+from typing import Any
+
+import httpx
+from pydantic import SecretStr
+
+from commerce_gateway.domain.paging import search_criteria
+from commerce_gateway.domain.retry import RetryPolicy, communication_error_fields, error_message, redact
+from servicekit.logging import get_logger
+
+log = get_logger(component="commerce-api")
+
+PRODUCTS = "/V1/products"
+CURRENCY = "/V1/directory/currency"
+Json = dict[str, Any]
+
+
+class CommerceCallFailed(Exception):
+    """A call that failed for good; `fields` are the CommunicationError's operation, code, message, attempts."""
+
+    def __init__(self, fields: dict[str, Any], status: int | None) -> None:
+        super().__init__(f"{fields['operation']} failed after {fields['attempts']} attempt(s): "
+                         f"{fields['code']}: {fields['message']}")
+        self.fields = fields
+        self.status = status
+
+
+def _retry_after(response: httpx.Response) -> float | None:
+    try:
+        return float(response.headers["retry-after"])
+    except (KeyError, ValueError):
+        return None
+
+
+def _search_results_problem(body: Any) -> str | None:
+    if not isinstance(body, dict):
+        return "the answer is not a JSON object"
+    if not isinstance(body.get("items"), list) or not all(isinstance(i, dict) for i in body["items"]):
+        return "SearchResults.items is not a list of objects"
+    total = body.get("total_count")
+    if isinstance(total, bool) or not isinstance(total, int):
+        return "SearchResults.total_count is not an integer"
+    return None
+
+
+def _currency_problem(body: Any) -> str | None:
+    ok = isinstance(body, dict) and isinstance(body.get("base_currency_code"), str)
+    return None if ok else "the answer has no base_currency_code"
+
+
+class CommerceClient:
+    def __init__(self, base_url: str, token: SecretStr, *, http: httpx.AsyncClient,
+                 retry: RetryPolicy | None = None, sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+                 rng: random.Random | None = None) -> None:
+        self.base_url = base_url.rstrip("/")
+        self._token = token
+        self.http = http
+        self.retry = retry or RetryPolicy()
+        self.sleep = sleep
+        self.rng = rng or random.Random()
+
+    async def search_products(self, *, page: int, page_size: int,
+                              sort: tuple[tuple[str, str], ...] = (("entity_id", "ASC"),),
+                              filters: tuple[tuple[str, str, str], ...] = ()) -> Json:
+        """One page of `GET /V1/products`: `{items, search_criteria, total_count}`, numbers as Decimal."""
+        params = search_criteria(page=page, page_size=page_size, sort=sort, filters=filters)
+        return await self.get(f"GET {PRODUCTS}", PRODUCTS, params, check=_search_results_problem)
+
+    async def base_currency(self) -> str:
+        body = await self.get(f"GET {CURRENCY}", CURRENCY, {}, check=_currency_problem)
+        return str(body["base_currency_code"])
+
+    async def get(self, operation: str, path: str, params: dict[str, str],
+                  check: Callable[[Any], str | None] | None = None) -> Any:
+        """GET with retries of 429, 5xx, timeouts and unusable answers; CommerceCallFailed when they run out."""
+        secret = self._token.get_secret_value()
+        attempt = 0
+        while True:
+            attempt += 1
+            status: int | None = None
+            message: str | None = None
+            transport_error: str | None = None
+            retry_after: float | None = None
+            try:
+                response = await self.http.get(self.base_url + path, params=params, headers={
+                    "Authorization": f"Bearer {secret}", "Accept": "application/json"})
+            except httpx.TransportError as exc:
+                transport_error, message = type(exc).__name__, str(exc) or type(exc).__name__
+            else:
+                status = response.status_code
+                retry_after = _retry_after(response)
+                try:
+                    body = json.loads(response.content, parse_float=Decimal) if response.content else None
+                except ValueError:
+                    body, message = None, "the answer is not JSON"
+                    if 200 <= status < 300:
+                        status = 502  # an unreadable answer is retried like a server error
+                if status is not None and 200 <= status < 300:
+                    problem = check(body) if check else None
+                    if problem is None:
+                        return body
+                    status, message = 502, problem
+                elif message is None:
+                    message = error_message(body)
+            delay = self.retry.next_delay(attempt, status, self.rng, retry_after)
+            if delay is None:
+                fields = communication_error_fields(operation=operation, attempts=attempt, status=status,
+                                                    message=message, transport_error=transport_error,
+                                                    secrets=(secret,))
+                log.warning("commerce_call_failed", **fields)
+                raise CommerceCallFailed(fields, status)
+            log.info("commerce_call_retrying", operation=operation, attempt=attempt, status=status,
+                     error=redact(message or transport_error or "", (secret,)), delay_s=round(delay, 3))
+            await self.sleep(delay)

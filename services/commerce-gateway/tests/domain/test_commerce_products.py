@@ -1,0 +1,129 @@
+"""Commerce product JSON (catalog-data-product-interface) as ProductChanged: pure, no I/O."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from decimal import Decimal
+
+import pytest
+
+from commerce_gateway.domain.products import (
+    NotImportable,
+    commerce_time,
+    content_hash,
+    page_events,
+    parents_of,
+    product_changed,
+)
+from contracts.events import ProductStatus
+from contracts.money import Money
+
+
+def simple(**over: object) -> dict:
+    item = {
+        "id": 67, "sku": "MH01-S-Gray", "name": "Chaz Kangeroo Hoodie-S-Gray", "attribute_set_id": 9,
+        "price": Decimal("52"), "status": 1, "visibility": 1, "type_id": "simple", "weight": Decimal("1"),
+        "created_at": "2024-03-06 10:00:00", "updated_at": "2024-03-07 11:30:00",
+        "extension_attributes": {
+            "website_ids": [1],
+            "category_links": [{"position": 0, "category_id": "15"}],
+            "stock_item": {"item_id": 67, "product_id": 67, "stock_id": 1, "qty": Decimal("100"),
+                           "is_in_stock": True, "manage_stock": True},
+        },
+        "product_links": [], "options": [], "media_gallery_entries": [],
+        "tier_prices": [{"customer_group_id": 32000, "qty": Decimal("5"), "value": Decimal("48.5")}],
+        "custom_attributes": [
+            {"attribute_code": "color", "value": "52"},
+            {"attribute_code": "size", "value": "168"},
+            {"attribute_code": "category_ids", "value": ["15", "34"]},
+            {"attribute_code": "tax_class_id", "value": "2"},
+            {"attribute_code": "special_price", "value": "44.990000"},
+            {"attribute_code": "special_from_date", "value": "2024-03-01 00:00:00"},
+            {"attribute_code": "special_to_date", "value": "2024-04-01 00:00:00"},
+            {"attribute_code": "msrp", "value": "60.000000"},
+            {"attribute_code": "cost", "value": "21.500000"},
+        ],
+    }
+    item.update(over)
+    return item
+
+
+def configurable() -> dict:
+    return {"id": 80, "sku": "MH01", "name": "Chaz Kangeroo Hoodie", "price": 0, "status": 1, "visibility": 4,
+            "type_id": "configurable", "updated_at": "2024-03-07 11:30:00",
+            "extension_attributes": {"website_ids": [1], "configurable_product_links": [67, 68, 69]},
+            "custom_attributes": []}
+
+
+def test_every_price_stock_and_attribute_is_carried() -> None:
+    event = product_changed(simple(), store_code="default", currency="USD", producer="commerce-gateway")
+    usd = lambda a: Money(amount=Decimal(a), currency="USD")  # noqa: E731
+    assert event.sku == "MH01-S-Gray" and event.name == "Chaz Kangeroo Hoodie-S-Gray"
+    assert event.price == usd("52") and event.status is ProductStatus.ENABLED
+    assert event.special_price == usd("44.990000")
+    assert event.special_price_from == datetime(2024, 3, 1, tzinfo=UTC)
+    assert event.special_price_to == datetime(2024, 4, 1, tzinfo=UTC)
+    assert event.msrp == usd("60") and event.cost == usd("21.5")
+    assert [(t.customer_group_id, t.quantity, t.price) for t in event.tier_prices] == [(32000, Decimal(5), usd("48.5"))]
+    assert (event.quantity, event.in_stock, event.manage_stock) == (100, True, True)
+    assert event.visibility == 1 and event.product_type == "simple" and event.website_ids == [1]
+    assert event.updated_at == datetime(2024, 3, 7, 11, 30, tzinfo=UTC)
+    assert event.attributes["color"] == "52" and event.attributes["category_ids"] == "15,34"
+    assert event.attributes["special_price"] == "44.990000"  # every custom attribute, prices too
+    assert event.parent_sku is None
+
+
+def test_money_is_never_a_float() -> None:
+    event = product_changed(simple(price=19.99), store_code="default", currency="EUR", producer="p")
+    assert event.price.amount == Decimal("19.99") and event.price.currency == "EUR"
+
+
+def test_disabled_is_reported_disabled() -> None:
+    event = product_changed(simple(status=2), store_code="default", currency="USD", producer="p")
+    assert event.status is ProductStatus.DISABLED
+
+
+def test_children_of_a_configurable_carry_its_sku_and_the_parent_is_no_product() -> None:
+    parents = parents_of([configurable(), simple()])
+    assert parents == {67: "MH01", 68: "MH01", 69: "MH01"}
+    built = page_events([configurable(), simple()], store_code="default", currency="USD", producer="p",
+                        parents=parents)
+    assert [(e.sku, e.parent_sku) for e in built.events] == [("MH01-S-Gray", "MH01")]
+    assert len(built.skipped) == 1 and "'MH01'" in built.skipped[0]
+
+
+def test_missing_stock_and_optional_parts_are_unknown_not_invented() -> None:
+    item = {"sku": "24-MB01", "price": 34, "type_id": "simple", "updated_at": "2024-03-07 11:30:00"}
+    event = product_changed(item, store_code="default", currency="USD", producer="p")
+    assert (event.quantity, event.in_stock, event.manage_stock) == (0, None, None)
+    assert event.special_price is None and event.tier_prices == [] and event.attributes == {}
+    assert event.name == "24-MB01"
+
+
+def test_negative_or_fractional_stock_is_a_whole_non_negative_quantity() -> None:
+    for qty, expected in ((Decimal("-3"), 0), (Decimal("7.9"), 7)):
+        item = simple()
+        item["extension_attributes"]["stock_item"]["qty"] = qty
+        assert product_changed(item, store_code="default", currency="USD", producer="p").quantity == expected
+
+
+def test_a_product_that_cannot_be_an_event_is_named_not_fatal() -> None:
+    with pytest.raises(NotImportable):
+        product_changed(simple(sku="X" * 65), store_code="default", currency="USD", producer="p")
+    with pytest.raises(NotImportable):
+        product_changed(simple(updated_at=None, created_at=None), store_code="default", currency="USD", producer="p")
+
+
+def test_hash_ignores_the_envelope_and_sees_content() -> None:
+    a = product_changed(simple(), store_code="default", currency="USD", producer="p", correlation_id=uuid.uuid4())
+    b = product_changed(simple(), store_code="default", currency="USD", producer="p")
+    assert a.event_id != b.event_id and content_hash(a) == content_hash(b)
+    c = product_changed(simple(price=Decimal("53")), store_code="default", currency="USD", producer="p")
+    assert content_hash(c) != content_hash(a)
+
+
+def test_commerce_times() -> None:
+    assert commerce_time("2024-03-07 11:30:00") == datetime(2024, 3, 7, 11, 30, tzinfo=UTC)
+    assert commerce_time("2024-03-07") == datetime(2024, 3, 7, tzinfo=UTC)
+    assert commerce_time("") is None and commerce_time(None) is None and commerce_time("soon") is None
