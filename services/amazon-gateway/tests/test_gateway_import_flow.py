@@ -211,8 +211,9 @@ async def test_admin_endpoint_runs_the_import_in_the_background(
                                                          "marketplace_id": "A1PA6795UKMFR9"})
         assert r.status_code == 404 and "not configured for marketplace" in r.json()["detail"]
         assert r.json()["errors"][0]["field"] == "query.marketplace_id"
-        audit = (await admin.get("/audit", params={"action": "import.listings"})).json()
-        assert [(a["actor"], a["target"]) for a in audit] == [("test-all", f"account {account.account_id}")]
+        audit = (await admin.get("/audit", params={"action": "import.listings",
+                                                   "target": f"account {account.account_id}"})).json()
+        assert [(a["actor"], a["after"]["queued"]) for a in audit] == [("test-all", [kit.US])]
     events = await observed_for(gateway.bootstrap, account.account_id, 7)
     assert {e.sku for e in events} == set(listings)
 
