@@ -8,8 +8,6 @@ import pytest
 from magento_sim import SimConfig, create_app
 from magento_sim.testing import AUTH
 
-DRIVEN: set[tuple[str, str]] = set()  # (method, model path) of every operation a wire test drove
-
 
 class Client:
     """A client of one in-process simulator; `call` sends the integration token."""
