@@ -186,3 +186,20 @@ async def test_the_token_is_required(kit: Any, sim: Any) -> None:
         await bad.search_products(page=1, page_size=200)
     assert caught.value.fields["code"] == "401" and caught.value.fields["attempts"] == 1
     assert "wrong-token" not in str(caught.value.fields)
+
+
+async def test_an_interrupted_sync_keeps_its_cursor(kit: Any, sim: Any, pool: asyncpg.Pool) -> None:
+    http, faulty = sim
+    sync = catalog.CatalogSync(pool=pool, schema=kit.SCHEMA, client=client(kit, http, attempts=2), producer="test",
+                               page_size=500)
+    faulty.fail_page = 3
+    with pytest.raises(CommerceCallFailed):
+        await sync.run_once()
+    assert await pool.fetchval("SELECT count(*) FROM catalog_cursors") == 0
+    assert await pool.fetchval("SELECT count(*) FROM _outbox WHERE event_type = 'CommunicationError'") == 1
+    first = len(await outbox_products(pool))
+    assert 0 < first < 1897
+    faulty.fail_page = None
+    done = await sync.run_once()
+    assert done.cursor is not None and first + done.emitted == 1897  # the pages already written emit nothing again
+    assert len({e.sku for e in await outbox_products(pool)}) == 1897

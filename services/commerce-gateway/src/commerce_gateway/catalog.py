@@ -7,7 +7,8 @@ last page again). A call failing for good writes a CommunicationError, marks the
 from the same page) and raises `ImportFailed`.
 
 Incremental sync: products whose updated_at is after the cursor in `catalog_cursors` less an overlap
-window, in updated_at order; a product emits only when its content hash (`product_hashes`) changed.
+window, in entity_id order; a product emits only when its content hash (`product_hashes`) changed, and the
+cursor moves when a pass has read every page.
 """
 
 from __future__ import annotations
@@ -283,31 +284,35 @@ class CatalogSync(Catalog):
             raise
 
     async def _pass(self) -> SyncResult:
+        """Pages in entity_id order, which an update does not reorder; the cursor moves once the pass read every
+        page, to the newest updated_at it saw. A product updated during the pass on a page already read has an
+        updated_at within the overlap window of that cursor (while a pass takes less than the window), so the
+        next pass reads it."""
         currency = await self.base_currency()
         parents = await self.parents()
         cursor: datetime | None = await self.pool.fetchval(
             "SELECT updated_at FROM catalog_cursors WHERE store_code = $1", self.store_code)
         filters = (("updated_at", "gt", paging.updated_since(cursor, self.overlap_s)),) if cursor else ()
-        page, read, emitted = 1, 0, 0
+        page, read, emitted, newest = 1, 0, 0, cursor
         while True:
-            body = await self.client.search_products(
-                page=page, page_size=self.page_size, filters=filters,
-                sort=(("updated_at", "ASC"), ("entity_id", "ASC")))
+            body = await self.client.search_products(page=page, page_size=self.page_size, filters=filters)
             total = body["total_count"]
             items = body["items"] if page <= paging.page_count(total, self.page_size) else []
             read += len(items)
             emitted += await self._write_changed(items, currency, parents)
-            seen = [t for t in (commerce_time(i.get("updated_at")) for i in items) if t is not None]
-            if seen:
-                cursor = max([*seen, *([cursor] if cursor else [])])
-                await self.pool.execute(
-                    "INSERT INTO catalog_cursors (store_code, updated_at) VALUES ($1, $2) ON CONFLICT (store_code) "
-                    "DO UPDATE SET updated_at = GREATEST(catalog_cursors.updated_at, EXCLUDED.updated_at), "
-                    "synced_at = now()", self.store_code, cursor)
-            if paging.is_last(page, total, self.page_size):
-                log.info("catalog_sync_done", store_code=self.store_code, read=read, emitted=emitted)
-                return SyncResult(read, emitted, cursor)
+            for seen in (commerce_time(i.get("updated_at")) for i in items):
+                if seen is not None and (newest is None or seen > newest):
+                    newest = seen
+            if paging.is_last(page, total, self.page_size) or not items:
+                break
             page += 1
+        if newest is not None:
+            await self.pool.execute(
+                "INSERT INTO catalog_cursors (store_code, updated_at) VALUES ($1, $2) ON CONFLICT (store_code) "
+                "DO UPDATE SET updated_at = GREATEST(catalog_cursors.updated_at, EXCLUDED.updated_at), "
+                "synced_at = now()", self.store_code, newest)
+        log.info("catalog_sync_done", store_code=self.store_code, read=read, emitted=emitted)
+        return SyncResult(read, emitted, newest)
 
     async def _write_changed(self, items: list[Json], currency: str, parents: dict[int, str]) -> int:
         built = self.events(items, currency, parents, None)
