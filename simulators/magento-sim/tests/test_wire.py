@@ -82,4 +82,6 @@ def test_every_served_operation_is_driven_and_is_in_the_model() -> None:
     for method, path in served:
         assert model.operation(method, path)["operationId"] == next(
             op.operation_id for op in OPERATIONS if (op.method, op.path) == (method, path))
+    if not DRIVEN:
+        pytest.skip("run with the wire tests above it: they record the operations they drive")
     assert served <= DRIVEN, f"served but driven by no wire test: {sorted(served - DRIVEN)}"
