@@ -24,7 +24,7 @@ from contracts.events import ProductChanged, ProductStatus
 from contracts.topics import LISTINGS, PRODUCTS
 from devstack.infra import free_port
 from devstack.processes import Supervisor, service_spec, wait_ready
-from devstack.testing import eventually, publish, read_topic
+from devstack.testing import auth_headers, eventually, publish, read_topic
 
 SKUS = 600
 VERSIONS = 4
@@ -101,7 +101,7 @@ async def test_products_to_reporting_exactly_once_through_a_crash(topics_created
         wait_ready(catalog.ready_url or "", proc=catalog_proc)
 
         base = reporting.ready_url.removesuffix("/readyz")  # type: ignore[union-attr]
-        async with httpx.AsyncClient(base_url=base, timeout=10) as client:
+        async with httpx.AsyncClient(base_url=base, timeout=10, headers=auth_headers()) as client:
             async def all_reported() -> bool:
                 page = (await client.get("/listings", params={"account_id": account, "limit": 1})).json()
                 if page["total"] < SKUS:
