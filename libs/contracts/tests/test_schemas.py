@@ -22,6 +22,7 @@ from contracts.events import (
     AmazonListingObserved,
     AuditRecorded,
     CommerceOrderCreated,
+    CommerceOrderFailed,
     CommerceOrderRequested,
     CommunicationError,
     CompetitivePriceObserved,
@@ -150,11 +151,16 @@ FULL: dict[type[Event], Callable[[], Event]] = {
         producer="order-import", **US, amazon_order_id="113-4567890-1234567", store_code="us",
         commerce_status="processing", fulfillment=FulfillmentBy.MFN, lines=_lines(),
         order_total=usd("115.43"), customer_email="abc123@marketplace.amazon.com",
-        shipping_address=_address(),
+        shipping_address=_address(), create_customer=True,
     ),
     CommerceOrderCreated: lambda: CommerceOrderCreated.new(
         producer="commerce-gateway", **US, amazon_order_id="113-4567890-1234567", created=True,
         commerce_order_id="1042", increment_id="000001042", error="none",
+    ),
+    CommerceOrderFailed: lambda: CommerceOrderFailed.new(
+        producer="commerce-gateway", **US, amazon_order_id="113-4567890-1234567", store_code="us",
+        request_event_id=UUID("6f1c2b9e-3d4a-4c5b-9e8f-0a1b2c3d4e5f"), operation="POST /V1/orders", code="400",
+        message='The product that was requested doesn\'t exist. Verify the product and try again.',
     ),
     ShipmentCreated: lambda: ShipmentCreated.new(
         producer="commerce-gateway", **US, amazon_order_id="113-4567890-1234567",
@@ -231,6 +237,11 @@ MINIMAL: dict[type[Event], Callable[[], Event]] = {
     ),
     CommerceOrderCreated: lambda: CommerceOrderCreated.new(
         producer="commerce-gateway", **US, amazon_order_id="113-0000000-0000001", created=False,
+    ),
+    CommerceOrderFailed: lambda: CommerceOrderFailed.new(
+        producer="commerce-gateway", **US, amazon_order_id="113-0000000-0000001", store_code="default",
+        request_event_id=UUID("00000000-0000-4000-8000-000000000001"), operation="POST /V1/orders", code="400",
+        message="",
     ),
     ShipmentCreated: lambda: ShipmentCreated.new(
         producer="commerce-gateway", **US, amazon_order_id="113-0000000-0000001",

@@ -302,6 +302,9 @@ class CommerceOrderRequested(Event, AccountScoped):
     order_total: Money | None = None
     customer_email: str | None = None
     shipping_address: Address | None = None
+    create_customer: bool = Field(
+        default=False, description="Find or create the Commerce customer of customer_email; false: a guest order"
+    )
 
 
 class CommerceOrderCreated(Event, AccountScoped):
@@ -313,6 +316,18 @@ class CommerceOrderCreated(Event, AccountScoped):
     commerce_order_id: str | None = None
     increment_id: str | None = None
     error: str | None = None
+
+
+class CommerceOrderFailed(Event, AccountScoped):
+    """Commerce refused to create the order (or its customer); nothing was created."""
+
+    event_type: Literal["CommerceOrderFailed"] = "CommerceOrderFailed"
+    amazon_order_id: str
+    store_code: str = Field(description="The store view the order was requested in")
+    request_event_id: UUID = Field(description="event_id of the CommerceOrderRequested this answers")
+    operation: str = Field(description="The call Commerce refused, e.g. POST /V1/orders")
+    code: str = Field(description="The HTTP status Commerce answered, or a reason code of the gateway")
+    message: str = Field(description="Commerce's error message, placeholders filled in")
 
 
 class ShipmentCreated(Event, AccountScoped):
@@ -416,6 +431,7 @@ ALL_EVENTS: tuple[type[Event], ...] = (
     OrderStatusChanged,
     CommerceOrderRequested,
     CommerceOrderCreated,
+    CommerceOrderFailed,
     ShipmentCreated,
     ShipmentConfirmRequested,
     OrderCancelRequested,

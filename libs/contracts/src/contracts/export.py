@@ -75,6 +75,7 @@ ROUTES: dict[str, Route] = {
     "OrderStatusChanged": Route(("amazon-gateway",), ("order-import", "reporting")),
     "CommerceOrderRequested": Route(("order-import",), ("commerce-gateway", "reporting")),
     "CommerceOrderCreated": Route(("commerce-gateway",), ("order-import", "reporting")),
+    "CommerceOrderFailed": Route(("commerce-gateway",), ("order-import", "reporting")),
     "ShipmentCreated": Route(("commerce-gateway",), ("order-import",)),
     "ShipmentConfirmRequested": Route(("order-import",), ("amazon-gateway",)),
     "OrderCancelRequested": Route(("order-import",), ("amazon-gateway",)),

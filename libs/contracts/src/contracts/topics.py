@@ -88,8 +88,8 @@ COMMERCE_ORDER_REQUESTS = Topic(
     "Orders to create in Commerce",
 )
 COMMERCE_ORDERS = Topic(
-    "commerce.orders.v1", "amazon_order_id", order_key, (ev.CommerceOrderCreated,),
-    "Results of creating orders in Commerce",
+    "commerce.orders.v1", "amazon_order_id", order_key, (ev.CommerceOrderCreated, ev.CommerceOrderFailed),
+    "Results of creating orders in Commerce: created, or refused with Commerce's message",
 )
 SHIPMENTS = Topic(
     "commerce.shipments.v1", "amazon_order_id", order_key, (ev.ShipmentCreated,),
