@@ -23,6 +23,10 @@ log = get_logger(component="commerce-api")
 
 PRODUCTS = "/V1/products"
 CURRENCY = "/V1/directory/currency"
+STORE_VIEWS = "/V1/store/storeViews"
+ORDERS = "/V1/orders"
+CUSTOMERS = "/V1/customers"
+CUSTOMERS_SEARCH = "/V1/customers/search"
 Json = dict[str, Any]
 
 
@@ -59,6 +63,26 @@ def _currency_problem(body: Any) -> str | None:
     return None if ok else "the answer has no base_currency_code"
 
 
+def _list_problem(body: Any) -> str | None:
+    return None if isinstance(body, list) else "the answer is not a JSON list"
+
+
+def _entity_problem(body: Any) -> str | None:
+    ok = isinstance(body, dict) and body.get("entity_id") not in (None, "")
+    return None if ok else "the answer has no entity_id"
+
+
+def _customer_problem(body: Any) -> str | None:
+    ok = isinstance(body, dict) and body.get("id") not in (None, "")
+    return None if ok else "the answer has no customer id"
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() and value.as_tuple().exponent == 0 else float(value)
+    raise TypeError(f"{type(value).__name__} is not JSON")
+
+
 class CommerceClient:
     def __init__(self, base_url: str, token: SecretStr, *, http: httpx.AsyncClient,
                  retry: RetryPolicy | None = None, sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
@@ -81,10 +105,44 @@ class CommerceClient:
         body = await self.get(f"GET {CURRENCY}", CURRENCY, {}, check=_currency_problem)
         return str(body["base_currency_code"])
 
+    async def store_views(self) -> Any:
+        return await self.get(f"GET {STORE_VIEWS}", STORE_VIEWS, {}, check=_list_problem)
+
+    async def search_orders(self, field: str, value: str) -> Json:
+        """`GET /V1/orders` with `field eq value`: `{items, total_count}`."""
+        params = search_criteria(page=1, page_size=20, filters=((field, "eq", value),))
+        return await self.get(f"GET {ORDERS}", ORDERS, params, check=_search_results_problem)  # type: ignore[no-any-return]
+
+    async def search_customers(self, email: str) -> Json:
+        """`GET /V1/customers/search` with `email eq email`."""
+        params = search_criteria(page=1, page_size=50, filters=(("email", "eq", email),))
+        return await self.get(f"GET {CUSTOMERS_SEARCH}", CUSTOMERS_SEARCH, params,  # type: ignore[no-any-return]
+                              check=_search_results_problem)
+
+    async def create_order(self, body: Json) -> Json:
+        """`POST /V1/orders`, one attempt: repeating it blindly could make a second order."""
+        return await self.send("POST", f"POST {ORDERS}", ORDERS, body, check=_entity_problem,  # type: ignore[no-any-return]
+                               once=True)
+
+    async def create_customer(self, body: Json) -> Json:
+        """`POST /V1/customers`, one attempt: repeating it blindly could make a second customer."""
+        return await self.send("POST", f"POST {CUSTOMERS}", CUSTOMERS, body, check=_customer_problem,  # type: ignore[no-any-return]
+                               once=True)
+
     async def get(self, operation: str, path: str, params: dict[str, str],
                   check: Callable[[Any], str | None] | None = None) -> Any:
         """GET with retries of 429, 5xx, timeouts and unusable answers; CommerceCallFailed when they run out."""
+        return await self.send("GET", operation, path, None, params, check)
+
+    async def send(self, method: str, operation: str, path: str, body: Json | None = None,
+                   params: dict[str, str] | None = None, check: Callable[[Any], str | None] | None = None,
+                   *, once: bool = False) -> Any:
+        """One call with retries as for GET (none when `once`); CommerceCallFailed when they run out."""
         secret = self._token.get_secret_value()
+        content = json.dumps(body, default=_json_default).encode() if body is not None else None
+        headers = {"Authorization": f"Bearer {secret}", "Accept": "application/json"}
+        if content is not None:
+            headers["Content-Type"] = "application/json"
         attempt = 0
         while True:
             attempt += 1
@@ -93,8 +151,8 @@ class CommerceClient:
             transport_error: str | None = None
             retry_after: float | None = None
             try:
-                response = await self.http.get(self.base_url + path, params=params, headers={
-                    "Authorization": f"Bearer {secret}", "Accept": "application/json"})
+                response = await self.http.request(method, self.base_url + path, params=params, content=content,
+                                                   headers=headers)
             except httpx.TransportError as exc:
                 transport_error, message = type(exc).__name__, str(exc) or type(exc).__name__
             else:
@@ -113,7 +171,7 @@ class CommerceClient:
                     status, message = 502, problem
                 elif message is None:
                     message = error_message(body)
-            delay = self.retry.next_delay(attempt, status, self.rng, retry_after)
+            delay = None if once else self.retry.next_delay(attempt, status, self.rng, retry_after)
             if delay is None:
                 fields = communication_error_fields(operation=operation, attempts=attempt, status=status,
                                                     message=message, transport_error=transport_error,

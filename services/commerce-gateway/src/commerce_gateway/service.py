@@ -2,6 +2,8 @@
 
 Catalogue in: a full import (`POST /import/catalog`, `python -m commerce_gateway import-catalog`) and an
 incremental sync every `CATALOG_SYNC_INTERVAL_S`, both emitting ProductChanged through the outbox.
+Orders out: each CommerceOrderRequested becomes one Commerce order (`orders.py`), answered by
+CommerceOrderCreated, CommerceOrderFailed or a CommunicationError; `POST /replay/orders` retries failed ones.
 """
 
 from __future__ import annotations
@@ -9,16 +11,18 @@ from __future__ import annotations
 import asyncio
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import httpx
 from fastapi import APIRouter
-from pydantic import Field, SecretStr
+from pydantic import BaseModel, Field, SecretStr
 
-from commerce_gateway import catalog
+from commerce_gateway import catalog, orders
 from commerce_gateway.client import CommerceClient
+from commerce_gateway.domain.orders import OrderOptions
 from commerce_gateway.domain.paging import MAX_PAGE_SIZE
 from commerce_gateway.domain.retry import RetryPolicy
+from contracts import topics
 from servicekit import Service, ServiceSettings, audit
 from servicekit.auth import Principal, Scope, requires
 from servicekit.logging import get_logger
@@ -47,6 +51,25 @@ class Settings(ServiceSettings):
     catalog_sync_interval_s: float = Field(default=300.0, gt=0, description="Seconds between incremental reads")
     catalog_sync_overlap_s: float = Field(
         default=300.0, ge=0, description="Each read goes back this far before the cursor, for late updated_at")
+
+    orders_enabled: bool = Field(default=True, description="Consume CommerceOrderRequested and create the orders")
+    order_payment_method: str = Field(default="checkmo", min_length=1,
+                                      description="Payment method code of the orders created")
+    order_shipping_method: str = Field(default="flatrate_flatrate", min_length=1,
+                                       description="Shipping method (carrier_method) of the orders created")
+    order_shipping_description: str = Field(default="Amazon shipping", description="The orders' shipping text")
+    order_default_country: str = Field(default="US", pattern=r"^[A-Z]{2}$",
+                                       description="Country of an address Amazon sent without one")
+    order_batch_size: int = Field(default=20, ge=1, le=500, description="Requests claimed at a time")
+    order_concurrency: int = Field(default=4, ge=1, le=64, description="Requests sent to Commerce at once")
+    order_idle_s: float = Field(default=0.5, gt=0, description="Wait when no request is open")
+    order_lease_s: float = Field(default=300.0, gt=0,
+                                 description="A claim older than this (its sender died) is worked again")
+
+    def order_options(self) -> OrderOptions:
+        return OrderOptions(payment_method=self.order_payment_method, shipping_method=self.order_shipping_method,
+                            shipping_description=self.order_shipping_description,
+                            default_country=self.order_default_country)
 
     def token(self) -> SecretStr:
         if self.commerce_token is not None and self.commerce_token.get_secret_value():
@@ -105,7 +128,59 @@ def build(settings: Settings | None = None, *, http: httpx.AsyncClient | None = 
 
     service.background("catalog-import", importer)
     service.include_router(_import_router(service, queue, s.commerce_store_code))
+    if s.orders_enabled:
+        _attach_orders(service, client, s)
     return service
+
+
+def _attach_orders(service: Service[Settings], client: CommerceClient, s: Settings) -> orders.OrderSender:
+    """Consume order requests; create the orders in the background; replay failed ones on request."""
+    sender = orders.OrderSender(pool=None, schema=service.schema, producer=SERVICE, client=client,
+                                options=s.order_options(), batch_size=s.order_batch_size,
+                                concurrency=s.order_concurrency, idle_s=s.order_idle_s, lease_s=s.order_lease_s)
+
+    async def run() -> None:
+        sender.pool = service.pool
+        await sender.run()
+
+    service.subscribe(topics.COMMERCE_ORDER_REQUESTS, orders.on_order_requests)
+    service.background("order-sender", run)
+    service.include_router(_orders_router(service))
+    service.order_sender = sender  # type: ignore[attr-defined]
+    return sender
+
+
+class ReplayOrders(BaseModel):
+    amazon_order_ids: list[Annotated[str, Field(min_length=1, max_length=64)]] | None = Field(
+        default=None, max_length=1000, description="Only these Amazon orders; none: every failed request")
+
+
+def _orders_router(service: Service[Settings]) -> APIRouter:
+    router = APIRouter(tags=["orders"])
+
+    @router.post("/replay/orders")
+    async def replay_orders(body: ReplayOrders | None = None,
+                            caller: Principal = requires(Scope.OPERATE)) -> dict[str, Any]:
+        """Put failed order requests (refused by Commerce or unreachable) back to work; each order is looked up
+        in Commerce before it is created, so a replay never makes a second one."""
+        ids = body.amazon_order_ids if body else None
+
+        async def work(conn: Any) -> dict[str, Any]:
+            return {"replayed": await orders.replay_failed(conn, ids)}
+        return await audit.act(service, caller, "replay.commerce_orders",
+                               "orders " + (",".join(ids) if ids else "*"), work)
+
+    @router.get("/orders/{amazon_order_id}", dependencies=[requires(Scope.READ)])
+    async def order_request(amazon_order_id: str) -> dict[str, Any]:
+        """One Amazon order's request: status, outcome, the Commerce order, attempts, the last error."""
+        if service.pool is None:
+            raise ProblemError(503, "the service has not started")
+        state = await orders.request_state(service.pool, amazon_order_id)
+        if state is None:
+            raise ProblemError(404, f"no request for Amazon order {amazon_order_id}")
+        return state
+
+    return router
 
 
 def _import_router(service: Service[Settings], queue: asyncio.Queue[bool], store_code: str) -> APIRouter:
