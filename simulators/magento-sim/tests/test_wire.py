@@ -9,7 +9,7 @@ from magento_sim import model
 from magento_sim.api import OPERATIONS
 from magento_sim.testing import check
 
-from .conftest import Client
+from .conftest import Client, amazon_order, criteria
 
 DRIVEN: set[tuple[str, str]] = set()
 SEARCH = {"searchCriteria[filter_groups][0][filters][0][field]": "sku",
@@ -75,6 +75,87 @@ async def test_errors_match_the_model(sim: Client) -> None:
             r = await sim.client.request(op.method, op.path.replace("{sku}", "MH01"), json={"product": {"sku": "x"}})
             assert r.status_code == 401
             check(op.method, op.path, r)
+
+
+async def test_customer_answers_match_the_model(sim: Client) -> None:
+    customer = await drive(sim, "POST", "/V1/customers", "/V1/customers", json={"customer": {
+        "email": "jane@example.com", "firstname": "Jane", "lastname": "Doe", "websiteId": 1,
+        "addresses": [{"firstname": "Jane", "lastname": "Doe", "street": ["1 Main St"], "city": "Austin",
+                       "postcode": "78701", "countryId": "US", "telephone": "555", "defaultShipping": True,
+                       "region": {"regionCode": "TX", "region": "Texas", "regionId": 57}}]}})
+    assert customer["id"] and customer["default_shipping"] == str(customer["addresses"][0]["id"])
+    found = await drive(sim, "GET", "/V1/customers/search", "/V1/customers/search",
+                        params=criteria(("email", "jane@example.com", "eq")))
+    assert [c["id"] for c in found["items"]] == [customer["id"]]
+    again = await drive(sim, "GET", "/V1/customers/{customerId}", f"/V1/customers/{customer['id']}")
+    assert again == customer
+    for method, path, url, kwargs in [
+        ("GET", "/V1/customers/{customerId}", "/V1/customers/999", {}),
+        ("POST", "/V1/customers", "/V1/customers", {"json": {"customer": {"email": "jane@example.com",
+                                                                          "firstname": "J", "lastname": "D"}}}),
+    ]:
+        r = await sim.call(method, url, **kwargs)
+        assert r.status_code in (400, 404)
+        check(method, path, r)
+
+
+async def test_order_answers_match_the_model(sim: Client) -> None:
+    order = await drive(sim, "POST", "/V1/orders", "/V1/orders", json=amazon_order("111-1"))
+    other = await drive(sim, "PUT", "/V1/orders/create", "/rest/eu_en/V1/orders/create",
+                        json=amazon_order("111-2", store_id=2))
+    assert other["store_id"] == 2 and other["order_currency_code"] == "EUR"
+    oid = order["entity_id"]
+    assert (await drive(sim, "GET", "/V1/orders/{id}", f"/V1/orders/{oid}"))["ext_order_id"] == "111-1"
+    found = await drive(sim, "GET", "/V1/orders", "/V1/orders", params=criteria(("ext_order_id", "111-1", "eq")))
+    assert found["total_count"] == 1
+    assert await drive(sim, "POST", "/V1/orders/{id}/comments", f"/V1/orders/{oid}/comments", json={
+        "statusHistory": {"comment": "Imported from Amazon", "is_customer_notified": 0, "is_visible_on_front": 0,
+                          "parent_id": oid}}) is True
+    assert await drive(sim, "POST", "/V1/orders/{id}/hold", f"/V1/orders/{oid}/hold") is True
+    assert await drive(sim, "POST", "/V1/orders/{id}/unhold", f"/V1/orders/{oid}/unhold") is True
+    assert await drive(sim, "POST", "/V1/orders/{id}/cancel", f"/V1/orders/{other['entity_id']}/cancel") is True
+    assert await drive(sim, "POST", "/V1/orders/{id}/cancel", f"/V1/orders/{other['entity_id']}/cancel") is False
+    invoice = await drive(sim, "POST", "/V1/order/{orderId}/invoice", f"/V1/order/{oid}/invoice",
+                          json={"capture": True, "notify": False})
+    assert isinstance(invoice, int)
+    shipment_id = await drive(sim, "POST", "/V1/order/{orderId}/ship", f"/V1/order/{oid}/ship", json={
+        "items": [{"order_item_id": order["items"][0]["item_id"], "qty": 2}],
+        "tracks": [{"carrier_code": "ups", "title": "UPS", "track_number": "1Z999"}],
+        "comment": {"comment": "left the warehouse", "is_visible_on_front": 0}})
+    shipment = await drive(sim, "GET", "/V1/shipment/{id}", f"/V1/shipment/{shipment_id}")
+    assert shipment["tracks"][0]["track_number"] == "1Z999"
+    listed = await drive(sim, "GET", "/V1/shipments", "/V1/shipments", params=criteria(("order_id", str(oid), "eq")))
+    assert [s["entity_id"] for s in listed["items"]] == [shipment_id]
+    warehouse = (await sim.client.post(f"/_sim/orders/{oid}/ship", json={})).json()
+    assert warehouse["tracks"] and (await sim.client.get(f"/_sim/orders/{oid}")).json()["state"] == "complete"
+    bag = (await sim.call("GET", "/V1/products/24-MB03")).json()
+    item_id = bag["extension_attributes"]["stock_item"]["item_id"]
+    assert await drive(sim, "PUT", "/V1/products/{productSku}/stockItems/{itemId}",
+                       f"/V1/products/24-MB03/stockItems/{item_id}",
+                       json={"stockItem": {"qty": 5, "is_in_stock": True}}) == item_id
+
+
+async def test_sales_errors_match_the_model(sim: Client) -> None:
+    oid = (await sim.call("POST", "/V1/orders", json=amazon_order())).json()["entity_id"]
+    for method, path, url, kwargs in [
+        ("GET", "/V1/orders/{id}", "/V1/orders/999", {}),
+        ("POST", "/V1/orders", "/V1/orders", {"json": {"entity": {"customer_email": "x@y.z"}}}),
+        ("POST", "/V1/orders", "/V1/orders", {"json": amazon_order(lines=(("NOPE", 1, 1),))}),
+        ("PUT", "/V1/orders/create", "/V1/orders/create", {"json": amazon_order(lines=(("24-MB01", 1000, 1),))}),
+        ("POST", "/V1/orders/{id}/unhold", f"/V1/orders/{oid}/unhold", {}),
+        ("POST", "/V1/orders/{id}/hold", "/V1/orders/999/hold", {}),
+        ("POST", "/V1/orders/{id}/comments", f"/V1/orders/{oid}/comments", {"json": {}}),
+        ("POST", "/V1/order/{orderId}/invoice", f"/V1/order/{oid}/invoice", {"json": {"items": [
+            {"order_item_id": 999, "qty": 1}]}}),
+        ("POST", "/V1/order/{orderId}/ship", f"/V1/order/{oid}/ship", {"json": {"tracks": [{"title": "UPS"}]}}),
+        ("GET", "/V1/shipment/{id}", "/V1/shipment/999", {}),
+        ("GET", "/V1/shipments", "/V1/shipments", {}),
+        ("PUT", "/V1/products/{productSku}/stockItems/{itemId}", "/V1/products/NOPE/stockItems/1",
+         {"json": {"stockItem": {"qty": 1}}}),
+    ]:
+        r = await sim.call(method, url, **kwargs)
+        assert r.status_code in (400, 404), (url, r.text)
+        check(method, path, r)
 
 
 def test_every_served_operation_is_driven_and_is_in_the_model() -> None:

@@ -7,20 +7,42 @@
 - `PUT /_sim/products/{sku}`: save a product as the admin would (a REST `product` body, bare or wrapped)
 - `PATCH /_sim/products/{sku}`: change some fields (`price`, `qty`, `is_in_stock`, `status`, `name`,
   `website_prices`, `custom_attributes` as a map); every change bumps `updated_at` and fires the webhook
-- `POST /_sim/reset`: the seeded catalogue again, faults off, counters cleared
+- `GET /_sim/orders` (`?ext_order_id=`, `?status=`), `GET /_sim/orders/{id}`: orders as the REST API renders them
+- `POST /_sim/orders/{id}/ship`: ship as a warehouse would (`items`, `tracks`; default everything left, one UPS
+  track); the order moves on and the shipment webhook fires
+- `GET /_sim/shipments` (`?order_id=`), `GET /_sim/shipments/{id}`
+- `POST /_sim/reset`: the seeded catalogue again, no customers, orders or shipments, faults off, counters cleared
 """
 
 from __future__ import annotations
 
+import copy
+from collections.abc import Callable
 from typing import Any
 
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
-from magento_sim import catalog
+from magento_sim import catalog, sales
 from magento_sim.core import MagentoError, Simulator, not_found_product
 from magento_sim.faults import FaultSettings
+
+
+class Track(BaseModel):
+    carrier_code: str = "ups"
+    title: str = "United Parcel Service"
+    track_number: str | None = None
+
+
+class ShipmentItem(BaseModel):
+    order_item_id: int
+    qty: float
+
+
+class WarehouseShipment(BaseModel):
+    items: list[ShipmentItem] | None = None
+    tracks: list[Track] | None = None
 
 
 class ProductPatch(BaseModel):
@@ -50,6 +72,8 @@ def register(app: FastAPI, sim: Simulator) -> None:
             "faults": dict(sim.fault_counts),
             "webhooks": {**sim.webhooks.counts, "pending": sim.webhooks.pending()},
             "products": len(sim.catalog),
+            "customers": len(sim.sales.customers), "orders": len(sim.sales.orders),
+            "shipments": len(sim.sales.shipments),
         }
 
     @app.get("/_sim/config", tags=["simulator"])
@@ -92,10 +116,44 @@ def register(app: FastAPI, sim: Simulator) -> None:
         sim.catalog.touch(product)
         return sim.catalog.render(product, 1)
 
+    @app.get("/_sim/orders", tags=["simulator"])
+    async def list_orders(ext_order_id: str | None = None, status: str | None = None) -> list[dict[str, Any]]:
+        return [copy.deepcopy(o) for o in sim.sales.orders.values()
+                if (ext_order_id is None or o.get("ext_order_id") == ext_order_id)
+                and (status is None or o["status"] == status)]
+
+    @app.get("/_sim/orders/{order_id}", tags=["simulator"])
+    async def get_order(order_id: int) -> dict[str, Any]:
+        return copy.deepcopy(_sales(sim.sales.order, order_id))
+
+    @app.post("/_sim/orders/{order_id}/ship", tags=["simulator"])
+    async def ship_order(order_id: int, shipment: WarehouseShipment | None = None) -> dict[str, Any]:
+        shipment = shipment or WarehouseShipment()
+        tracks = [{**t.model_dump(), "track_number": t.track_number or f"1Z{order_id:016d}"}
+                  for t in shipment.tracks or [Track()]]
+        items = [i.model_dump() for i in shipment.items] if shipment.items else None
+        return copy.deepcopy(_sales(lambda oid: sim.sales.ship(oid, items, tracks), order_id))
+
+    @app.get("/_sim/shipments", tags=["simulator"])
+    async def list_shipments(order_id: int | None = None) -> list[dict[str, Any]]:
+        return [copy.deepcopy(s) for s in sim.sales.shipments.values()
+                if order_id is None or s["order_id"] == order_id]
+
+    @app.get("/_sim/shipments/{shipment_id}", tags=["simulator"])
+    async def get_shipment(shipment_id: int) -> dict[str, Any]:
+        return copy.deepcopy(_sales(sim.sales.shipment, shipment_id))
+
     @app.post("/_sim/reset", tags=["simulator"])
     async def reset() -> JSONResponse:
         sim.reset()
         return JSONResponse({"products": len(sim.catalog)})
+
+
+def _sales(action: Callable[[int], dict[str, Any]], entity_id: int) -> dict[str, Any]:
+    try:
+        return action(entity_id)
+    except sales.SalesError as exc:
+        raise MagentoError(exc.status, exc.message, exc.parameters) from exc
 
 
 def _product(sim: Simulator, sku: str) -> catalog.Product:

@@ -12,7 +12,7 @@ import re
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 STOCK_DEFAULTS: dict[str, Any] = {
     "stock_id": 1, "is_qty_decimal": False, "show_default_notification_message": False,
@@ -26,6 +26,7 @@ STOCK_DEFAULTS: dict[str, Any] = {
 TOP_LEVEL = ("id", "entity_id", "sku", "name", "attribute_set_id", "price", "status", "visibility", "type_id",
              "created_at", "updated_at", "weight")
 ALL_GROUPS = 32000
+T = TypeVar("T")
 
 
 def magento_time(t: float) -> str:
@@ -291,37 +292,8 @@ class Catalog:
 
     # --- searching ----------------------------------------------------------------------------------------------
     def search(self, criteria: Criteria, website_id: int | None) -> tuple[list[Product], int]:
-        """The page of products the criteria select, and how many match in all.
-
-        Filters in a group are OR'ed, groups AND'ed. A page past the end answers the last page again, as
-        Magento's collections do.
-        """
-        predicates = []
-        for group in criteria.groups:
-            tests = []
-            for name, value, condition in group:
-                if condition not in CONDITIONS:
-                    raise InvalidCriteria(f'Invalid condition type "{condition}".')
-                tests.append((name, matcher(condition, value)))
-            predicates.append(tests)
-        products: Iterable[Product] = self.by_id.values()
-        if predicates:
-            value = self.value
-            products = [p for p in products
-                        if all(any(test(value(p, name, website_id)) for name, test in tests)
-                               for tests in predicates)]
-        else:
-            products = list(products)
-        for name, direction in reversed(criteria.sort):
-            products.sort(key=lambda p, n=name: _sort_key(self.value(p, n, website_id)),
-                          reverse=direction.upper() == "DESC")
-        total = len(products)
-        if criteria.page_size:
-            pages = max(1, -(-total // criteria.page_size))
-            page = min(max(1, criteria.current_page or 1), pages)
-            start = (page - 1) * criteria.page_size
-            products = products[start:start + criteria.page_size]
-        return products, total
+        """The page of products the criteria select, and how many match in all."""
+        return select(self.by_id.values(), criteria, lambda p, name: self.value(p, name, website_id))
 
     # --- writing ------------------------------------------------------------------------------------------------
     def save(self, body: dict[str, Any], sku: str | None, website_id: int | None) -> Product:
@@ -409,6 +381,36 @@ class Catalog:
         product.updated_at = magento_time(self.clock())
         for listener in self.listeners:
             listener(product)
+
+
+def select(records: Iterable[T], criteria: Criteria, value: Callable[[T, str], Any]) -> tuple[list[T], int]:
+    """The page of records the criteria select (`value(record, field)` reads a field), and how many match in all.
+
+    Filters in a group are OR'ed, groups AND'ed. A page past the end answers the last page again, as
+    Magento's collections do.
+    """
+    predicates = []
+    for group in criteria.groups:
+        tests = []
+        for name, wanted, condition in group:
+            if condition not in CONDITIONS:
+                raise InvalidCriteria(f'Invalid condition type "{condition}".')
+            tests.append((name, matcher(condition, wanted)))
+        predicates.append(tests)
+    if predicates:
+        records = [r for r in records
+                   if all(any(test(value(r, name)) for name, test in tests) for tests in predicates)]
+    else:
+        records = list(records)
+    for name, direction in reversed(criteria.sort):
+        records.sort(key=lambda r, n=name: _sort_key(value(r, n)), reverse=direction.upper() == "DESC")
+    total = len(records)
+    if criteria.page_size:
+        pages = max(1, -(-total // criteria.page_size))
+        page = min(max(1, criteria.current_page or 1), pages)
+        start = (page - 1) * criteria.page_size
+        records = records[start:start + criteria.page_size]
+    return records, total
 
 
 def _text(value: Any) -> str:

@@ -15,7 +15,7 @@ import httpx
 from fastapi import Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 
-from magento_sim import catalog, seed, stores
+from magento_sim import catalog, sales, seed, stores
 from magento_sim.config import SAMPLE_DATA, SAMPLE_DATA_ENV, SimConfig, shared_file
 from magento_sim.faults import Faults, FaultSettings
 from magento_sim.webhooks import Webhooks
@@ -57,6 +57,15 @@ class Simulator:
         self.calls: dict[str, Counter[str]] = defaultdict(Counter)
         self.fault_counts: Counter[str] = Counter()
         self.catalog = self._catalog()
+        self.sales = self._sales()
+
+    def _sales(self) -> sales.Sales:
+        built = sales.Sales(self.catalog)
+        built.listeners.append(self._sold)
+        return built
+
+    def _sold(self, entity: str, event: str, record: dict[str, Any]) -> None:
+        self.webhooks.publish({"entity": entity, "event": event, entity: record}, entity)
 
     def _catalog(self) -> catalog.Catalog:
         created = self.config.clock_start or catalog.magento_time(time.time())
@@ -66,10 +75,11 @@ class Simulator:
         return built
 
     def _changed(self, product: catalog.Product) -> None:
-        self.webhooks.publish(self.catalog.render(product, 1))
+        self.webhooks.publish(self.catalog.render(product, 1), "product")
 
     def reset(self) -> None:
         self.catalog = self._catalog()
+        self.sales = self._sales()
         self.faults.configure(FaultSettings(seed=self.config.seed))
         self.calls.clear()
         self.fault_counts.clear()
