@@ -53,14 +53,18 @@ REQUEST_TYPES = frozenset({"CommerceOrderRequested"})
 async def on_order_requests(tx: Tx, events: list[CommerceOrderRequested]) -> None:
     """Keep every request durably, one row per Amazon order: a repeat of a pending, sending or done order is
     counted and ignored; a repeat of a failed one is worked again."""
-    latest: dict[str, CommerceOrderRequested] = {}
+    first: dict[str, CommerceOrderRequested] = {}
+    repeats: dict[str, int] = {}
     for e in events:
-        latest.setdefault(e.amazon_order_id, e)
-    batch = list(latest.values())
+        if e.amazon_order_id in first:
+            repeats[e.amazon_order_id] = repeats.get(e.amazon_order_id, 0) + 1
+        first.setdefault(e.amazon_order_id, e)
+    batch = list(first.values())
     await tx.conn.execute(
         """
-        INSERT INTO order_requests (amazon_order_id, request_id, account_id, marketplace_id, store_code, request)
-        SELECT * FROM unnest($1::text[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::bytea[])
+        INSERT INTO order_requests (amazon_order_id, request_id, account_id, marketplace_id, store_code, request,
+                                    duplicates)
+        SELECT * FROM unnest($1::text[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::bytea[], $7::int[])
         ON CONFLICT (amazon_order_id) DO UPDATE SET
             request_id = CASE WHEN order_requests.status = 'failed' THEN EXCLUDED.request_id
                               ELSE order_requests.request_id END,
@@ -68,11 +72,12 @@ async def on_order_requests(tx: Tx, events: list[CommerceOrderRequested]) -> Non
             store_code = CASE WHEN order_requests.status = 'failed' THEN EXCLUDED.store_code
                               ELSE order_requests.store_code END,
             status = CASE WHEN order_requests.status = 'failed' THEN 'pending' ELSE order_requests.status END,
-            duplicates = order_requests.duplicates + 1,
+            duplicates = order_requests.duplicates + 1 + EXCLUDED.duplicates,
             updated_at = now()
         """,
         [e.amazon_order_id for e in batch], [e.event_id for e in batch], [e.account_id for e in batch],
-        [e.marketplace_id for e in batch], [e.store_code for e in batch], [encode(e) for e in batch])
+        [e.marketplace_id for e in batch], [e.store_code for e in batch], [encode(e) for e in batch],
+        [repeats.get(e.amazon_order_id, 0) for e in batch])
 
 
 # ---------------------------------------------------------------- outcomes
