@@ -1,4 +1,5 @@
-"""The admin REST operations served, each under `/V1/...`, `/rest/V1/...` and `/rest/<store_code>/V1/...`.
+"""The admin REST operations served (catalogue and stores here, sales in `sales_api`), each under `/V1/...`,
+`/rest/V1/...` and `/rest/<store_code>/V1/...`.
 
 `OPERATIONS` lists them by the operationId of Adobe's published model; the wire tests drive each one.
 """
