@@ -259,7 +259,7 @@ def order_payload(request: CommerceOrderRequested, store: StoreView, customer: C
         "shipping_description": options.shipping_description,
         "items": items,
         "billing_address": billing_address,
-        "payment": {"method": options.payment_method, "account_status": None, "cc_last4": None,
+        "payment": {"method": options.payment_method,
                     "additional_information": [f"Amazon order {request.amazon_order_id}"],
                     "amount_ordered": grand, "base_amount_ordered": grand,
                     "shipping_amount": shipping, "base_shipping_amount": shipping},
