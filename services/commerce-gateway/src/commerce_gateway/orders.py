@@ -142,6 +142,7 @@ class OrderSender:
         self.sleep = sleep or client.sleep
         self._slots = asyncio.Semaphore(concurrency)
         self._stores: dict[str, domain.StoreView] = {}
+        self._email_locks: dict[str, asyncio.Lock] = {}
 
     async def run(self) -> None:
         """Work open rows for the service's lifetime; nothing Commerce answers stops it."""
@@ -240,12 +241,18 @@ class OrderSender:
     async def _customer(self, request: CommerceOrderRequested, store: domain.StoreView) -> domain.Customer:
         """Find the customer of the email on the store's website, or create it, one creator per email at a time."""
         email = str(request.customer_email)
-        async with self.pool.acquire() as conn:
-            await conn.execute("SELECT pg_advisory_lock(hashtext($1))", f"commerce-customer:{email.lower()}")
-            try:
-                return await self._find_or_create_customer(request, store, email)
-            finally:
-                await conn.execute("SELECT pg_advisory_unlock(hashtext($1))", f"commerce-customer:{email.lower()}")
+        key = f"commerce-customer:{store.website_id}:{email.casefold()}"
+        local = self._email_locks.setdefault(key, asyncio.Lock())  # one connection per email and process
+        try:
+            async with local, self.pool.acquire() as conn:  # the advisory lock covers the other replicas
+                await conn.execute("SELECT pg_advisory_lock(hashtext($1))", key)
+                try:
+                    return await self._find_or_create_customer(request, store, email)
+                finally:
+                    await conn.execute("SELECT pg_advisory_unlock(hashtext($1))", key)
+        finally:
+            if not local.locked() and self._email_locks.get(key) is local:
+                del self._email_locks[key]
 
     async def _find_customer(self, email: str, store: domain.StoreView) -> domain.Customer | None:
         try:
