@@ -124,7 +124,7 @@ def test_customer_payload_is_on_the_store_website_with_the_address_as_default() 
     assert (body["website_id"], body["store_id"]) == (2, 3)
     address = body["addresses"][0]
     assert address["default_shipping"] and address["default_billing"]
-    assert address["region"] == {"region": "CA", "region_code": "CA"}
+    assert address["region"] == {"region": "CA", "region_code": "CA", "region_id": 0}
     with pytest.raises(domain.InvalidOrderRequest):
         domain.customer_payload(request(customer_email=None), STORE)
 

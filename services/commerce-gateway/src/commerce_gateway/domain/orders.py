@@ -168,9 +168,8 @@ def customer_payload(request: CommerceOrderRequested, store: StoreView) -> Json:
         address: Json = {"firstname": a["firstname"], "lastname": a["lastname"], "street": a["street"],
                          "city": a["city"], "postcode": a["postcode"], "country_id": a["country_id"],
                          "telephone": a["telephone"], "default_shipping": True, "default_billing": True}
-        if "region" in a:
-            address["region"] = {"region": a["region"], **({"region_code": a["region_code"]}
-                                                          if "region_code" in a else {})}
+        if "region" in a:  # region_id 0: Commerce keeps the region as text
+            address["region"] = {"region": a["region"], "region_code": a.get("region_code", ""), "region_id": 0}
         customer["addresses"] = [address]
     return {"customer": customer}
 
@@ -259,14 +258,11 @@ def order_payload(request: CommerceOrderRequested, store: StoreView, customer: C
         "shipping_description": options.shipping_description,
         "items": items,
         "billing_address": billing_address,
-        "payment": {"method": options.payment_method,
-                    "additional_information": [f"Amazon order {request.amazon_order_id}"],
+        "payment": {"method": options.payment_method, "account_status": "", "cc_last4": "",
+                    "additional_information": [f"Amazon order {request.amazon_order_id} "
+                                               f"({request.fulfillment.value}, marketplace {request.marketplace_id})"],
                     "amount_ordered": grand, "base_amount_ordered": grand,
                     "shipping_amount": shipping, "base_shipping_amount": shipping},
-        "status_histories": [{
-            "comment": f"Amazon order {request.amazon_order_id} ({request.fulfillment.value}, "
-                       f"marketplace {request.marketplace_id})",
-            "status": status, "is_customer_notified": 0, "is_visible_on_front": 0}],
         "extension_attributes": {"shipping_assignments": [{
             "shipping": {"address": shipping_address, "method": options.shipping_method,
                          "total": {"shipping_amount": shipping, "base_shipping_amount": shipping,
