@@ -7,6 +7,7 @@ import asyncio
 import json
 import random
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -237,3 +238,23 @@ async def test_unreachable_commerce_is_a_communication_error_and_the_row_waits(o
     assert await orders.replay_failed(orders_pool) == 2
     await drain(s)
     assert [o["ext_order_id"] for o in commerce.orders] == ["111-0000000-0000008"]
+
+
+async def test_a_slow_sender_keeps_its_claim(orders_pool: asyncpg.Pool) -> None:
+    commerce = Commerce()
+    await consume(orders_pool, requested("111-0000000-0000010"))
+    slow = sender(orders_pool, commerce)
+    slow.lease = timedelta(seconds=0.3)
+    gate = asyncio.Event()
+    create = slow.create
+
+    async def slow_create(request: CommerceOrderRequested) -> orders.Outcome:
+        await gate.wait()
+        return await create(request)
+    slow.create = slow_create  # type: ignore[method-assign]
+    working = asyncio.create_task(slow.send_once())
+    await asyncio.sleep(0.8)  # well past the lease: renewed, so no other sender takes the row
+    assert await sender(orders_pool, commerce).send_once() == 0
+    gate.set()
+    assert await working == 1
+    assert len(commerce.orders) == 1 and len(await answers(orders_pool)) == 1

@@ -171,11 +171,27 @@ class OrderSender:
             return 0
         requests: list[CommerceOrderRequested] = [decode(bytes(r["request"]), REQUEST_TYPES)  # type: ignore[misc]
                                                   for r in rows]
-        outcomes = await asyncio.gather(*(self._guarded(r) for r in requests))
+        keeping = asyncio.create_task(self._keep_claim(claim))
+        try:
+            outcomes = await asyncio.gather(*(self._guarded(r) for r in requests))
+        finally:
+            keeping.cancel()
         async with self.pool.acquire() as conn, conn.transaction():
             events = [await self._settle(conn, claim, r, o) for r, o in zip(requests, outcomes, strict=True)]
             await outbox.write(conn, self.schema, [e for e in events if e is not None])
         return len(rows)
+
+    async def _keep_claim(self, claim: uuid.UUID) -> None:
+        """Renew the claim while its requests are being worked, so that no other sender takes them over and sends
+        an order a second time; only a sender that died lets its claim run out."""
+        while True:
+            await asyncio.sleep(self.lease.total_seconds() / 3)
+            try:
+                await self.pool.execute(
+                    "UPDATE order_requests SET claimed_until = now() + $2::interval "
+                    "WHERE claim = $1 AND status = 'sending'", claim, self.lease)
+            except (OSError, asyncpg.PostgresError) as exc:
+                log.warning("order_claim_renewal_failed", error=repr(exc))
 
     async def _guarded(self, request: CommerceOrderRequested) -> Outcome:
         async with self._slots:
