@@ -14,10 +14,18 @@ SAMPLE_DATA = Path("fixtures/magento-sample-data")
 MODEL = Path("magento-models/commerce-admin-rest-2.4.8.json")
 
 
+PACKAGED = Path(__file__).parent / "data"
+"""Copies shipped with the package: the Luma sample data's fixtures (OSL/AFL, licences beside them) and
+Adobe's published 2.4.8 admin REST model, so the simulator runs on a machine with nothing else."""
+
+
 def shared_file(relative: Path, env: str) -> Path | None:
-    """`$env` if set, else `shared/<relative>` in this checkout's or an enclosing directory."""
+    """`$env` if set, else the packaged copy, else `shared/<relative>` in this checkout's or an enclosing
+    directory."""
     if os.environ.get(env):
         return Path(os.environ[env])
+    if (packaged := PACKAGED / relative).exists():
+        return packaged
     for parent in Path(__file__).resolve().parents:
         candidate = parent / "shared" / relative
         if candidate.exists():
