@@ -144,3 +144,56 @@ class OutboxRelay:
         for topic, n in counts.items():
             metrics.OUTBOX_PUBLISHED.labels(self.service, topic).inc(n)
         return len(rows)
+
+
+class OutboxFlush:
+    """Publishes a service's outbox from a command (an import) while no running service's relay leads.
+
+    The command writes through the outbox like the service does. When the service runs, its relay holds
+    the outbox lock and publishes the rows (woken by the NOTIFY of each commit); otherwise this takes the
+    same lock and relays after every call, so the command also works alone. Rows it cannot publish
+    (no broker) stay in the outbox for the next relay that runs.
+    """
+
+    def __init__(self, *, dsn: str, schema: str, bootstrap: str, service: str) -> None:
+        self.dsn, self.schema, self.bootstrap, self.service = dsn, schema, bootstrap, service
+        self.conn: asyncpg.Connection | None = None
+        self.relay: OutboxRelay | None = None
+        self.problem: str | None = None
+
+    async def start(self) -> None:
+        self.conn = await asyncpg.connect(self.dsn, server_settings={"search_path": self.schema})
+        if not await self.conn.fetchval("SELECT pg_try_advisory_lock(hashtext($1))", f"{self.schema}.outbox"):
+            return  # a running service's relay publishes them
+        producer = AIOKafkaProducer(bootstrap_servers=self.bootstrap, acks="all", client_id=f"{self.service}-import")
+        try:
+            await producer.start()
+        except Exception as exc:  # no broker: the rows wait in the outbox
+            self.problem = f"broker {self.bootstrap} unreachable: {exc!r}"
+            await producer.stop()
+            return
+        self.relay = OutboxRelay(service=self.service, dsn=self.dsn, schema=self.schema, producer=producer)
+
+    @property
+    def relaying(self) -> bool:
+        return self.relay is not None
+
+    async def __call__(self) -> None:
+        if self.relay is None or self.conn is None:
+            return
+        try:
+            while await self.relay.relay_once(self.conn) >= self.relay.batch_size:
+                pass
+        except Exception as exc:  # kept in the outbox; published by the next relay that runs
+            self.problem = f"publishing failed: {exc!r}"
+            log.warning("outbox_flush_failed", error=repr(exc))
+
+    async def waiting(self) -> int:
+        assert self.conn is not None
+        return int(await self.conn.fetchval("SELECT count(*) FROM _outbox"))
+
+    async def close(self) -> None:
+        if self.relay is not None:
+            await self.relay.producer.stop()
+        if self.conn is not None:
+            await self.conn.close()  # ends the session, and with it the advisory lock

@@ -20,6 +20,7 @@ from amazon_gateway.domain.retry import RetryPolicy
 from amazon_gateway.service import SERVICE, Settings, build
 from servicekit import db
 from servicekit.logging import configure_logging
+from servicekit.outbox import OutboxFlush
 
 EXIT_FAILED = 1  # Amazon failed for good (a CommunicationError was published) or another import holds the lock
 EXIT_USAGE = 2  # bad arguments or configuration: nothing was called or written
@@ -109,7 +110,7 @@ async def import_listings(
             await transport.aclose()
         print(f"cannot reach the gateway's PostgreSQL (DATABASE_URL): {type(exc).__name__}", file=err)
         return EXIT_USAGE
-    flush = li.OutboxFlush(dsn=dsn, schema=schema, bootstrap=s.kafka_bootstrap_servers, service=SERVICE)
+    flush = OutboxFlush(dsn=dsn, schema=schema, bootstrap=s.kafka_bootstrap_servers, service=SERVICE)
     quiet = args.quiet or not out.isatty()
     status = 0
     try:

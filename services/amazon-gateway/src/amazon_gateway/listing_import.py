@@ -425,66 +425,6 @@ def marketplaces_to_import(client: SpApiClient, account_id: str, marketplace_id:
     return list(account.marketplace_ids)
 
 
-# ---------------------------------------------------------------- publishing without a running gateway
-
-
-class OutboxFlush:
-    """Publishes the gateway's outbox from this process while no gateway relay leads.
-
-    The CLI writes through the outbox like the service does. When a gateway runs, its relay holds the
-    outbox lock and publishes the rows (woken by the NOTIFY of each commit); otherwise this takes the
-    same lock and relays after every page, so the command also works alone. Rows it cannot publish
-    (no broker) stay in the outbox for the next gateway start.
-    """
-
-    def __init__(self, *, dsn: str, schema: str, bootstrap: str, service: str) -> None:
-        self.dsn, self.schema, self.bootstrap, self.service = dsn, schema, bootstrap, service
-        self.conn: asyncpg.Connection | None = None
-        self.relay: Any = None
-        self.problem: str | None = None
-
-    async def start(self) -> None:
-        from aiokafka import AIOKafkaProducer
-
-        from servicekit.outbox import OutboxRelay
-
-        self.conn = await asyncpg.connect(self.dsn, server_settings={"search_path": self.schema})
-        if not await self.conn.fetchval("SELECT pg_try_advisory_lock(hashtext($1))", f"{self.schema}.outbox"):
-            return  # a running gateway's relay publishes them
-        producer = AIOKafkaProducer(bootstrap_servers=self.bootstrap, acks="all", client_id=f"{self.service}-import")
-        try:
-            await producer.start()
-        except Exception as exc:  # no broker: the rows wait in the outbox
-            self.problem = f"broker {self.bootstrap} unreachable: {exc!r}"
-            await producer.stop()
-            return
-        self.relay = OutboxRelay(service=self.service, dsn=self.dsn, schema=self.schema, producer=producer)
-
-    @property
-    def relaying(self) -> bool:
-        return self.relay is not None
-
-    async def __call__(self) -> None:
-        if self.relay is None or self.conn is None:
-            return
-        try:
-            while await self.relay.relay_once(self.conn) >= self.relay.batch_size:
-                pass
-        except Exception as exc:  # kept in the outbox; published by the next relay that runs
-            self.problem = f"publishing failed: {exc!r}"
-            log.warning("listing_import_publish_failed", error=repr(exc))
-
-    async def waiting(self) -> int:
-        assert self.conn is not None
-        return int(await self.conn.fetchval("SELECT count(*) FROM _outbox"))
-
-    async def close(self) -> None:
-        if self.relay is not None:
-            await self.relay.producer.stop()
-        if self.conn is not None:
-            await self.conn.close()  # ends the session, and with it the advisory lock
-
-
 # ---------------------------------------------------------------- the service's admin surface
 
 

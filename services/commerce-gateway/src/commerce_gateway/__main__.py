@@ -13,10 +13,10 @@ import httpx
 from tqdm import tqdm
 
 from commerce_gateway import catalog
-from commerce_gateway.publishing import OutboxFlush
 from commerce_gateway.service import SERVICE, Settings, build, make_client
 from servicekit import db
 from servicekit.logging import configure_logging
+from servicekit.outbox import OutboxFlush
 
 EXIT_FAILED = 1  # Commerce failed for good (a CommunicationError was published) or another import holds the lock
 EXIT_USAGE = 2  # bad arguments or configuration: nothing was called or written
