@@ -1,18 +1,21 @@
 from __future__ import annotations
 
+import logging
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
 from typing import Any
 
 import asyncpg
 import pytest
+import structlog
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from contracts import Topic
 from contracts.events import ProductChanged
 from contracts.topics import product_key
 from servicekit import Service, ServiceSettings
+from servicekit.logging import configure_logging
 
 
 @pytest.fixture
@@ -53,3 +56,15 @@ def service_factory(topics_created: str, database_url: str) -> Callable[..., Any
             await service.stop()
 
     return make
+
+
+@pytest.fixture
+def json_logs() -> Iterator[None]:
+    """The services' JSON logging for one test (read with capsys), undone afterwards."""
+    configure_logging("servicekit-test", "DEBUG")
+    try:
+        yield
+    finally:
+        structlog.reset_defaults()
+        logging.getLogger().handlers.clear()
+        structlog.contextvars.clear_contextvars()

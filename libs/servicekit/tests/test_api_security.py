@@ -4,7 +4,6 @@ ever written to a log."""
 from __future__ import annotations
 
 import json
-import logging
 import threading
 import time
 import uuid
@@ -16,7 +15,6 @@ from typing import Any
 import httpx
 import jwt
 import pytest
-import structlog
 from cryptography.hazmat.primitives.asymmetric import rsa
 from fastapi import APIRouter
 from pydantic import Field
@@ -25,7 +23,6 @@ from devstack.testing import TEST_KEYS, auth_headers
 from servicekit import Service, ServiceSettings
 from servicekit.auth import Principal, Scope, requires
 from servicekit.config import ConfigKind, ConfigRegistry, ConfigSpec, config_router
-from servicekit.logging import configure_logging
 
 PROBLEM = "application/problem+json"
 
@@ -280,16 +277,6 @@ async def test_a_token_lacking_the_scope_is_403(oidc_client: httpx.AsyncClient, 
 
 # ------------------------------------------------------------------ logs
 
-
-@pytest.fixture
-def json_logs() -> Iterator[None]:
-    configure_logging("sec-test", "DEBUG")
-    try:
-        yield
-    finally:
-        structlog.reset_defaults()
-        logging.getLogger().handlers.clear()
-        structlog.contextvars.clear_contextvars()
 
 
 async def test_no_key_is_ever_written_to_the_log(client: httpx.AsyncClient, json_logs, capsys) -> None:

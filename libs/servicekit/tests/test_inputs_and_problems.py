@@ -4,14 +4,12 @@ a problem, unexpected errors logged once, and an OpenAPI document that says all 
 from __future__ import annotations
 
 import json
-import logging
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 import pytest
-import structlog
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
@@ -20,7 +18,7 @@ from servicekit import Service, ServiceSettings
 from servicekit.auth import Scope, requires
 from servicekit.config import ConfigKind, ConfigRegistry, ConfigSpec, config_router
 from servicekit.inputs import INT64_MAX, INT64_MIN, PARAM_PATTERN
-from servicekit.logging import REDACTED, configure_logging
+from servicekit.logging import REDACTED
 
 PROBLEM = "application/problem+json"
 TOO_BIG = str(INT64_MAX + 1)  # 9223372036854775808
@@ -148,16 +146,6 @@ async def test_a_405_names_every_method_of_the_path(client: httpx.AsyncClient) -
 # ------------------------------------------------------------------ unexpected errors
 
 
-@pytest.fixture
-def json_logs() -> Iterator[None]:
-    configure_logging("inputs-test", "INFO")
-    try:
-        yield
-    finally:
-        structlog.reset_defaults()
-        logging.getLogger().handlers.clear()
-        structlog.contextvars.clear_contextvars()
-
 
 async def test_an_unexpected_error_is_a_500_problem_logged_once(client: httpx.AsyncClient, json_logs, capsys) -> None:
     response = await client.get("/explode")
@@ -173,7 +161,7 @@ async def test_an_unexpected_error_is_a_500_problem_logged_once(client: httpx.As
     assert len(about) == 1, out
     (line,) = about
     assert line["event"] == "http_unhandled_error" and line["level"] == "error"
-    assert line["path"] == "/explode" and line["method"] == "GET" and line["service"] == "inputs-test"
+    assert line["path"] == "/explode" and line["method"] == "GET" and line["service"] == "servicekit-test"
     (exception,) = line["exception"]
     assert exception["exc_type"] == "RuntimeError"
     assert exception["exc_value"] == f"the upstream refused the key {REDACTED}"
