@@ -21,11 +21,18 @@ from contracts.events import (
     AmazonIssue,
     AmazonListingObserved,
     AuditRecorded,
+    CommerceOrderCancelled,
     CommerceOrderCreated,
     CommerceOrderFailed,
     CommerceOrderRequested,
+    CommerceProductRequested,
+    CommerceProductResult,
+    CommerceStoreGroup,
+    CommerceStoreView,
+    CommerceWebsite,
     CommunicationError,
     CompetitivePriceObserved,
+    CurrencyRatesObserved,
     FieldChange,
     FulfillmentBy,
     FulfillmentChannel,
@@ -47,6 +54,7 @@ from contracts.events import (
     ProductStatus,
     ShipmentConfirmRequested,
     ShipmentCreated,
+    StoreStructureObserved,
     TierPrice,
 )
 
@@ -162,6 +170,35 @@ FULL: dict[type[Event], Callable[[], Event]] = {
         request_event_id=UUID("6f1c2b9e-3d4a-4c5b-9e8f-0a1b2c3d4e5f"), operation="POST /V1/orders", code="400",
         message='The product that was requested doesn\'t exist. Verify the product and try again.',
     ),
+    CommerceProductRequested: lambda: CommerceProductRequested.new(
+        producer="catalog-sync", **LISTING, action="create", store_code="default", commerce_sku="AMZ-24-MB01",
+        asin="B07XJ8C8F5", name="Joust Duffle Bag", price=usd("34.00"), quantity=12,
+        status=ProductStatus.ENABLED, visibility=4, attribute_set_id=15, website_ids=[1],
+        attributes={"amazon_asin": "B07XJ8C8F5", "ean": "0885909950805", "manufacturer": "Luma"},
+    ),
+    CommerceProductResult: lambda: CommerceProductResult.new(
+        producer="commerce-gateway", **LISTING, request_event_id=UUID(int=7), commerce_sku="AMZ-24-MB01",
+        outcome="failed", commerce_product_id=2041, code="400",
+        message='The value of attribute "ean" must be unique',
+    ),
+    CommerceOrderCancelled: lambda: CommerceOrderCancelled.new(
+        producer="commerce-gateway", **US, amazon_order_id="113-4567890-1234567", store_code="default",
+        commerce_order_id="41", increment_id="000000041", cancelled_at=T0,
+    ),
+    StoreStructureObserved: lambda: StoreStructureObserved.new(
+        producer="commerce-gateway", commerce="luma", observed_at=T0,
+        websites=[CommerceWebsite(id=1, code="base", name="Main Website", default_group_id=1)],
+        store_groups=[CommerceStoreGroup(id=1, code="main_website_store", name="Main Website Store", website_id=1,
+                                         root_category_id=2, default_store_id=1)],
+        store_views=[CommerceStoreView(id=1, code="default", name="Default Store View", website_id=1,
+                                       store_group_id=1, is_active=True, base_currency="USD",
+                                       default_display_currency="USD", locale="en_US",
+                                       timezone="America/Chicago", weight_unit="lbs")],
+    ),
+    CurrencyRatesObserved: lambda: CurrencyRatesObserved.new(
+        producer="commerce-gateway", commerce="luma", base_currency="USD", default_display_currency="USD",
+        rates={"USD": Decimal("1"), "EUR": Decimal("0.9215"), "GBP": Decimal("0.7932")}, observed_at=T0,
+    ),
     ShipmentCreated: lambda: ShipmentCreated.new(
         producer="commerce-gateway", **US, amazon_order_id="113-4567890-1234567",
         commerce_shipment_id="77", carrier_code="ups", carrier_name="UPS",
@@ -242,6 +279,24 @@ MINIMAL: dict[type[Event], Callable[[], Event]] = {
         producer="commerce-gateway", **US, amazon_order_id="113-0000000-0000001", store_code="default",
         request_event_id=UUID("00000000-0000-4000-8000-000000000001"), operation="POST /V1/orders", code="400",
         message="",
+    ),
+    CommerceProductRequested: lambda: CommerceProductRequested.new(
+        producer="catalog-sync", **LISTING, action="update", commerce_sku="24-MB01",
+    ),
+    CommerceProductResult: lambda: CommerceProductResult.new(
+        producer="commerce-gateway", **LISTING, request_event_id=UUID(int=8), commerce_sku="24-MB01",
+        outcome="updated",
+    ),
+    CommerceOrderCancelled: lambda: CommerceOrderCancelled.new(
+        producer="commerce-gateway", **US, amazon_order_id="113-0000000-0000001", store_code="default",
+        commerce_order_id="1", cancelled_at=T0,
+    ),
+    StoreStructureObserved: lambda: StoreStructureObserved.new(
+        producer="commerce-gateway", observed_at=T0, websites=[], store_groups=[], store_views=[],
+    ),
+    CurrencyRatesObserved: lambda: CurrencyRatesObserved.new(
+        producer="commerce-gateway", base_currency="USD", default_display_currency="USD", rates={},
+        observed_at=T0,
     ),
     ShipmentCreated: lambda: ShipmentCreated.new(
         producer="commerce-gateway", **US, amazon_order_id="113-0000000-0000001",

@@ -27,6 +27,7 @@ class _Part(BaseModel):
 class ProductStatus(StrEnum):
     ENABLED = "enabled"
     DISABLED = "disabled"
+    DELETED = "deleted"
 
 
 class TierPrice(_Part):
@@ -75,6 +76,45 @@ class ProductChanged(Event):
         default=None, description="Whether Commerce tracks the quantity; null when not reported"
     )
     website_ids: list[int] = Field(default_factory=list, description="Commerce websites the product is in")
+
+
+class CommerceProductRequested(Event, ListingScoped):
+    """Create a Commerce product from an Amazon listing, or write mapped Amazon values into an existing one.
+
+    `account_id`/`marketplace_id`/`sku` name the Amazon listing it comes from; `commerce_sku` the product.
+    """
+
+    event_type: Literal["CommerceProductRequested"] = "CommerceProductRequested"
+    action: Literal["create", "update"] = Field(
+        description="create: a new product (never a second one for the same commerce_sku); "
+        "update: write `attributes` (and the other fields given) into the existing product")
+    store_code: str = Field(default="default", description="Commerce store view the values are written in")
+    commerce_sku: str = Field(min_length=1, max_length=64, description="SKU of the Commerce product")
+    asin: str | None = Field(default=None, description="The listing's ASIN, written to amazon_asin when set")
+    name: str | None = Field(default=None, max_length=255, description="Product name; required to create")
+    price: Money | None = Field(default=None, description="Base price, in the store's base currency")
+    quantity: int | None = Field(default=None, ge=0, description="Stock quantity; null leaves stock alone")
+    status: ProductStatus = Field(default=ProductStatus.DISABLED,
+                                  description="Status of a created product (disabled until the seller reviews it)")
+    visibility: int = Field(default=4, ge=1, le=4, description="Commerce visibility of a created product")
+    attribute_set_id: int = Field(default=4, ge=1, description="Commerce attribute set of a created product")
+    website_ids: list[int] = Field(default_factory=list, description="Websites of a created product")
+    attributes: dict[str, str] = Field(
+        default_factory=dict, description="Commerce attribute code -> value, mapped from the Amazon listing")
+
+
+class CommerceProductResult(Event, ListingScoped):
+    """Commerce's answer to a CommerceProductRequested."""
+
+    event_type: Literal["CommerceProductResult"] = "CommerceProductResult"
+    request_event_id: UUID = Field(description="event_id of the CommerceProductRequested this answers")
+    commerce_sku: str = Field(min_length=1, max_length=64)
+    outcome: Literal["created", "updated", "exists", "failed"] = Field(
+        description="created; updated; exists: a create found the product already there (nothing written); "
+        "failed: Commerce refused, see code and message")
+    commerce_product_id: int | None = Field(default=None, description="Commerce entity id of the product")
+    code: str | None = Field(default=None, description="On failure: the HTTP status or a reason code")
+    message: str | None = Field(default=None, description="On failure: Commerce's message, placeholders filled in")
 
 
 class AmazonIssue(_Part):
@@ -330,6 +370,17 @@ class CommerceOrderFailed(Event, AccountScoped):
     message: str = Field(description="Commerce's error message, placeholders filled in")
 
 
+class CommerceOrderCancelled(Event, AccountScoped):
+    """An Amazon order's Commerce order was cancelled in Commerce."""
+
+    event_type: Literal["CommerceOrderCancelled"] = "CommerceOrderCancelled"
+    amazon_order_id: str = Field(min_length=1)
+    store_code: str = Field(description="The store view the order was created in")
+    commerce_order_id: str = Field(description="Commerce entity_id of the order")
+    increment_id: str | None = Field(default=None, description="Commerce order number")
+    cancelled_at: AwareDatetime = Field(description="Commerce updated_at of the cancellation")
+
+
 class ShipmentCreated(Event, AccountScoped):
     """Commerce shipped (part of) an Amazon order."""
 
@@ -387,6 +438,62 @@ class OrderCancelRequested(Event, AccountScoped):
     ]
 
 
+# ---------------------------------------------------------------- commerce store
+
+
+class CommerceWebsite(_Part):
+    id: int = Field(ge=0)
+    code: str
+    name: str
+    default_group_id: int | None = None
+
+
+class CommerceStoreGroup(_Part):
+    id: int = Field(ge=0)
+    code: str
+    name: str
+    website_id: int = Field(ge=0)
+    root_category_id: int | None = None
+    default_store_id: int | None = None
+
+
+class CommerceStoreView(_Part):
+    id: int = Field(ge=0)
+    code: str
+    name: str
+    website_id: int = Field(ge=0)
+    store_group_id: int = Field(ge=0)
+    is_active: bool = True
+    base_currency: str = Field(pattern=r"^[A-Z]{3}$", description="The website's base currency")
+    default_display_currency: str = Field(pattern=r"^[A-Z]{3}$")
+    locale: str | None = Field(default=None, description="e.g. en_US")
+    timezone: str | None = Field(default=None, description="e.g. America/Chicago")
+    weight_unit: str | None = Field(default=None, description="lbs or kgs")
+
+
+class StoreStructureObserved(Event):
+    """Commerce's websites, store groups and store views; emitted at start and whenever they change."""
+
+    event_type: Literal["StoreStructureObserved"] = "StoreStructureObserved"
+    commerce: str = Field(default="default", description="Which Commerce installation (the gateway's name for it)")
+    websites: list[CommerceWebsite]
+    store_groups: list[CommerceStoreGroup]
+    store_views: list[CommerceStoreView]
+    observed_at: AwareDatetime
+
+
+class CurrencyRatesObserved(Event):
+    """Commerce's currency rates from its base currency; emitted at start and whenever they change."""
+
+    event_type: Literal["CurrencyRatesObserved"] = "CurrencyRatesObserved"
+    commerce: str = Field(default="default", description="Which Commerce installation (the gateway's name for it)")
+    base_currency: str = Field(pattern=r"^[A-Z]{3}$")
+    default_display_currency: str = Field(pattern=r"^[A-Z]{3}$")
+    rates: dict[str, DecimalString] = Field(
+        description="Currency code -> how many of it one unit of base_currency buys (the base itself is 1)")
+    observed_at: AwareDatetime
+
+
 # ---------------------------------------------------------------- operations
 
 
@@ -420,6 +527,8 @@ class AuditRecorded(Event):
 
 ALL_EVENTS: tuple[type[Event], ...] = (
     ProductChanged,
+    CommerceProductRequested,
+    CommerceProductResult,
     AmazonListingObserved,
     ListingChanged,
     OfferPriceObserved,
@@ -432,10 +541,13 @@ ALL_EVENTS: tuple[type[Event], ...] = (
     CommerceOrderRequested,
     CommerceOrderCreated,
     CommerceOrderFailed,
+    CommerceOrderCancelled,
     ShipmentCreated,
     ShipmentConfirmRequested,
     OrderCancelRequested,
     OrderActionResult,
+    StoreStructureObserved,
+    CurrencyRatesObserved,
     CommunicationError,
     AuditRecorded,
 )

@@ -64,6 +64,11 @@ class Route:
 # Adding an event to the catalogue means adding its route here (export refuses otherwise).
 ROUTES: dict[str, Route] = {
     "ProductChanged": Route(("commerce-gateway",), ("catalog-sync", "repricer")),
+    "CommerceProductRequested": Route(("catalog-sync",), ("commerce-gateway",)),
+    "CommerceProductResult": Route(("commerce-gateway",), ("catalog-sync", "reporting")),
+    "StoreStructureObserved": Route(("commerce-gateway",), ("order-import", "catalog-sync", "repricer")),
+    "CurrencyRatesObserved": Route(("commerce-gateway",), ("repricer",)),
+    "CommerceOrderCancelled": Route(("commerce-gateway",), ("order-import", "reporting")),
     "AmazonListingObserved": Route(("amazon-gateway",), ("catalog-sync",)),
     "ListingChanged": Route(("catalog-sync",), ("repricer", "reporting")),
     "OfferPriceObserved": Route(("amazon-gateway",), ("repricer", "reporting")),

@@ -51,6 +51,19 @@ PRODUCTS = Topic(
     "commerce.products.v1", "store_code|sku", product_key, (ev.ProductChanged,),
     "Commerce product changes",
 )
+PRODUCT_REQUESTS = Topic(
+    "commerce.product-requests.v1", "account_id|marketplace_id|sku", listing_key,
+    (ev.CommerceProductRequested,), "Commerce products to create or update from Amazon listings",
+)
+PRODUCT_RESULTS = Topic(
+    "commerce.product-results.v1", "account_id|marketplace_id|sku", listing_key,
+    (ev.CommerceProductResult,), "Commerce's answers to product creations and updates",
+)
+STORES = Topic(
+    "commerce.stores.v1", "commerce", lambda e: e.commerce,  # type: ignore[attr-defined]
+    (ev.StoreStructureObserved, ev.CurrencyRatesObserved),
+    "Commerce store structure (websites, store groups, store views) and currency rates",
+)
 AMAZON_LISTINGS = Topic(
     "amazon.listings.v1", "account_id|marketplace_id|sku", listing_key,
     (ev.AmazonListingObserved,), "Listings as Amazon reports them",
@@ -88,8 +101,9 @@ COMMERCE_ORDER_REQUESTS = Topic(
     "Orders to create in Commerce",
 )
 COMMERCE_ORDERS = Topic(
-    "commerce.orders.v1", "amazon_order_id", order_key, (ev.CommerceOrderCreated, ev.CommerceOrderFailed),
-    "Results of creating orders in Commerce: created, or refused with Commerce's message",
+    "commerce.orders.v1", "amazon_order_id", order_key,
+    (ev.CommerceOrderCreated, ev.CommerceOrderFailed, ev.CommerceOrderCancelled),
+    "Amazon orders in Commerce: created, refused with Commerce's message, or cancelled there",
 )
 SHIPMENTS = Topic(
     "commerce.shipments.v1", "amazon_order_id", order_key, (ev.ShipmentCreated,),
@@ -117,8 +131,8 @@ AUDIT = Topic(
 )
 
 ALL_TOPICS: tuple[Topic, ...] = (
-    PRODUCTS, AMAZON_LISTINGS, LISTINGS, OFFERS, PRICES, COMPETITIVE_PRICES, LISTING_UPDATES,
-    LISTING_UPDATE_RESULTS,
+    PRODUCTS, PRODUCT_REQUESTS, PRODUCT_RESULTS, STORES,
+    AMAZON_LISTINGS, LISTINGS, OFFERS, PRICES, COMPETITIVE_PRICES, LISTING_UPDATES, LISTING_UPDATE_RESULTS,
     ORDERS, COMMERCE_ORDER_REQUESTS, COMMERCE_ORDERS, SHIPMENTS, SHIPMENT_CONFIRMATIONS,
     ORDER_CANCELLATIONS, ORDER_ACTION_RESULTS, COMMUNICATION_ERRORS, AUDIT,
 )
