@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import functools
 import json
+import re
+from collections.abc import Iterable
 from typing import Any
 
 from jsonschema import Draft4Validator
@@ -61,3 +63,38 @@ def request_validator(method: str, path: str) -> Draft4Validator | None:
 
 def problems(v: Draft4Validator, body: Any) -> list[str]:
     return [f"{'/'.join(map(str, e.absolute_path)) or '(root)'}: {e.message}" for e in v.iter_errors(body)]
+
+
+@functools.cache
+def _templates() -> tuple[tuple[str, re.Pattern[str]], ...]:
+    doc = document()
+    assert doc is not None
+    found = []
+    for path in doc["paths"]:
+        pattern = re.sub(r"\\\{[^}]+\\\}", "[^/]+", re.escape(path))
+        found.append((path, re.compile(f"^{pattern}$")))
+    # a literal segment beats a parameter (`/V1/orders/create` is not `/V1/orders/{id}`)
+    return tuple(sorted(found, key=lambda t: (t[0].count("{"), -len(t[0]))))
+
+
+def match(method: str, url_path: str) -> str | None:
+    """The model path of a request, e.g. `/rest/default/V1/products/MH01` -> `/V1/products/{sku}`; None if unknown."""
+    tail = re.sub(r"^/rest/[^/]+(?=/V1/)", "", url_path)
+    for path, pattern in _templates():
+        if pattern.match(tail) and method.lower() in document()["paths"][path]:  # type: ignore[index]
+            return path
+    return None
+
+
+_INDEX = re.compile(r"\[\d+\]")
+
+
+def query_problems(method: str, path: str, params: Iterable[tuple[str, str]]) -> list[str]:
+    """Query parameters the operation does not declare (list indexes compared as `[0]`, as the model writes them).
+
+    `fields` (a partial response) is accepted everywhere: Commerce applies it to every REST operation.
+    """
+    declared = {p["name"] for p in operation(method, path).get("parameters", []) if p.get("in") == "query"}
+    declared.add("fields")
+    return [f"query parameter {name!r} is not declared by {method} {path}"
+            for name, _ in params if _INDEX.sub("[0]", name) not in declared]
