@@ -11,6 +11,7 @@ import random
 from collections.abc import Awaitable, Callable
 from decimal import Decimal
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 from pydantic import SecretStr
@@ -24,9 +25,13 @@ log = get_logger(component="commerce-api")
 PRODUCTS = "/V1/products"
 CURRENCY = "/V1/directory/currency"
 STORE_VIEWS = "/V1/store/storeViews"
+WEBSITES = "/V1/store/websites"
+STORE_GROUPS = "/V1/store/storeGroups"
+STORE_CONFIGS = "/V1/store/storeConfigs"
 ORDERS = "/V1/orders"
 CUSTOMERS = "/V1/customers"
 CUSTOMERS_SEARCH = "/V1/customers/search"
+SHIPMENTS = "/V1/shipments"
 Json = dict[str, Any]
 
 
@@ -77,6 +82,11 @@ def _customer_problem(body: Any) -> str | None:
     return None if ok else "the answer has no customer id"
 
 
+def _product_problem(body: Any) -> str | None:
+    ok = isinstance(body, dict) and isinstance(body.get("sku"), str)
+    return None if ok else "the answer is not a product"
+
+
 def _json_default(value: Any) -> Any:
     if isinstance(value, Decimal):
         return int(value) if value == value.to_integral_value() and value.as_tuple().exponent == 0 else float(value)
@@ -108,10 +118,37 @@ class CommerceClient:
     async def store_views(self) -> Any:
         return await self.get(f"GET {STORE_VIEWS}", STORE_VIEWS, {}, check=_list_problem)
 
+    async def websites(self) -> Any:
+        return await self.get(f"GET {WEBSITES}", WEBSITES, {}, check=_list_problem)
+
+    async def store_groups(self) -> Any:
+        return await self.get(f"GET {STORE_GROUPS}", STORE_GROUPS, {}, check=_list_problem)
+
+    async def store_configs(self) -> Any:
+        """Every store view's configuration (currencies, locale, timezone, weight unit)."""
+        return await self.get(f"GET {STORE_CONFIGS}", STORE_CONFIGS, {}, check=_list_problem)
+
+    async def currency(self) -> Json:
+        """`GET /V1/directory/currency` of the store view in the base URL: base and display currency, rates."""
+        return await self.get(f"GET {CURRENCY}", CURRENCY, {}, check=_currency_problem)  # type: ignore[no-any-return]
+
     async def search_orders(self, field: str, value: str) -> Json:
         """`GET /V1/orders` with `field eq value`: `{items, total_count}`."""
         params = search_criteria(page=1, page_size=20, filters=((field, "eq", value),))
         return await self.get(f"GET {ORDERS}", ORDERS, params, check=_search_results_problem)  # type: ignore[no-any-return]
+
+    async def list_orders(self, *, page: int, page_size: int,
+                          filters: tuple[tuple[str, str, str], ...] = ()) -> Json:
+        """One page of `GET /V1/orders` in entity_id order, each filter its own (ANDed) group."""
+        params = search_criteria(page=page, page_size=page_size, filters=filters)
+        return await self.get(f"GET {ORDERS}", ORDERS, params, check=_search_results_problem)  # type: ignore[no-any-return]
+
+    async def search_shipments(self, *, page: int, page_size: int,
+                               filters: tuple[tuple[str, str, str], ...] = ()) -> Json:
+        """One page of `GET /V1/shipments` in entity_id order, each filter its own (ANDed) group."""
+        params = search_criteria(page=page, page_size=page_size, filters=filters)
+        return await self.get(f"GET {SHIPMENTS}", SHIPMENTS, params,  # type: ignore[no-any-return]
+                              check=_search_results_problem)
 
     async def search_customers(self, email: str) -> Json:
         """`GET /V1/customers/search` with `email eq email`."""
@@ -128,6 +165,30 @@ class CommerceClient:
         """`POST /V1/customers`, one attempt: repeating it blindly could make a second customer."""
         return await self.send("POST", f"POST {CUSTOMERS}", CUSTOMERS, body, check=_customer_problem,  # type: ignore[no-any-return]
                                once=True)
+
+    def for_store(self, store_code: str) -> CommerceClient:
+        """This client addressing another store view (`…/rest/<store_code>`); itself when it already does."""
+        head, sep, current = self.base_url.rpartition("/rest/")
+        if not sep or "/" in current or current == store_code:
+            return self
+        return CommerceClient(f"{head}/rest/{store_code}", self._token, http=self.http, retry=self.retry,
+                              sleep=self.sleep, rng=self.rng)
+
+    async def get_product(self, sku: str) -> Json:
+        """`GET /V1/products/{sku}`; CommerceCallFailed with status 404 when there is no such product."""
+        return await self.get(f"GET {PRODUCTS}/{{sku}}", f"{PRODUCTS}/{quote(sku, safe='')}", {},  # type: ignore[no-any-return]
+                              check=_product_problem)
+
+    async def create_product(self, body: Json) -> Json:
+        """`POST /V1/products`, one attempt: Commerce saves over an existing SKU, so the product is looked up again
+        before any repeat."""
+        return await self.send("POST", f"POST {PRODUCTS}", PRODUCTS, body, check=_product_problem,  # type: ignore[no-any-return]
+                               once=True)
+
+    async def update_product(self, sku: str, body: Json) -> Json:
+        """`PUT /V1/products/{sku}` with retries (writing the same values again changes nothing)."""
+        return await self.send("PUT", f"PUT {PRODUCTS}/{{sku}}", f"{PRODUCTS}/{quote(sku, safe='')}", body,  # type: ignore[no-any-return]
+                               check=_product_problem)
 
     async def get(self, operation: str, path: str, params: dict[str, str],
                   check: Callable[[Any], str | None] | None = None) -> Any:

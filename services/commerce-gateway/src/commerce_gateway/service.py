@@ -4,6 +4,8 @@ Catalogue in: a full import (`POST /import/catalog`, `python -m commerce_gateway
 incremental sync every `CATALOG_SYNC_INTERVAL_S`, both emitting ProductChanged through the outbox.
 Orders out: each CommerceOrderRequested becomes one Commerce order (`orders.py`), answered by
 CommerceOrderCreated, CommerceOrderFailed or a CommunicationError; `POST /replay/orders` retries failed ones.
+Catalogue out: each CommerceProductRequested creates or updates one Commerce product (`products_out.py`), answered
+by CommerceProductResult or a CommunicationError; `POST /replay/products` retries failed ones.
 """
 
 from __future__ import annotations
@@ -17,11 +19,12 @@ import httpx
 from fastapi import APIRouter
 from pydantic import BaseModel, Field, SecretStr
 
-from commerce_gateway import catalog, orders
+from commerce_gateway import catalog, orders, products_out
 from commerce_gateway.client import CommerceClient
 from commerce_gateway.domain.orders import OrderOptions
 from commerce_gateway.domain.paging import MAX_PAGE_SIZE
 from commerce_gateway.domain.retry import RetryPolicy
+from commerce_gateway.stores import StoreSync, attach_store_sync
 from contracts import topics
 from servicekit import Service, ServiceSettings, audit
 from servicekit.auth import Principal, Scope, requires
@@ -65,6 +68,20 @@ class Settings(ServiceSettings):
     order_idle_s: float = Field(default=0.5, gt=0, description="Wait when no request is open")
     order_lease_s: float = Field(default=300.0, gt=0,
                                  description="A claim older than this (its sender died) is worked again")
+
+    commerce_name: str = Field(default="default", min_length=1, max_length=100,
+                               description="The name the store events give this Commerce installation")
+    store_sync_enabled: bool = Field(default=True, description="Read the store structure and currency rates")
+    store_sync_interval_s: float = Field(default=900.0, gt=0,
+                                         description="Seconds between reads of the store structure and rates")
+
+    products_out_enabled: bool = Field(
+        default=True, description="Consume CommerceProductRequested and create or update the Commerce products")
+    product_batch_size: int = Field(default=20, ge=1, le=500, description="Product requests claimed at a time")
+    product_concurrency: int = Field(default=4, ge=1, le=64, description="Product requests sent to Commerce at once")
+    product_idle_s: float = Field(default=0.5, gt=0, description="Wait when no product request is open")
+    product_lease_s: float = Field(default=300.0, gt=0,
+                                   description="A product claim older than this (its sender died) is worked again")
 
     def order_options(self) -> OrderOptions:
         return OrderOptions(payment_method=self.order_payment_method, shipping_method=self.order_shipping_method,
@@ -130,6 +147,14 @@ def build(settings: Settings | None = None, *, http: httpx.AsyncClient | None = 
     service.include_router(_import_router(service, queue, s.commerce_store_code))
     if s.orders_enabled:
         _attach_orders(service, client, s)
+    if s.store_sync_enabled:
+        attach_store_sync(service, StoreSync(pool=None, schema=service.schema, client=client, producer=SERVICE,
+                                             commerce=s.commerce_name), interval_s=s.store_sync_interval_s)
+    if s.products_out_enabled:
+        products_out.attach(service, products_out.ProductSender(
+            pool=None, schema=service.schema, producer=SERVICE, client=client, base_currency=s.commerce_base_currency,
+            batch_size=s.product_batch_size, concurrency=s.product_concurrency, idle_s=s.product_idle_s,
+            lease_s=s.product_lease_s), topic=topics.PRODUCT_REQUESTS)
     return service
 
 
