@@ -11,20 +11,24 @@
 - `POST /_sim/orders/{id}/ship`: ship as a warehouse would (`items`, `tracks`; default everything left, one UPS
   track); the order moves on and the shipment webhook fires
 - `GET /_sim/shipments` (`?order_id=`), `GET /_sim/shipments/{id}`
-- `POST /_sim/reset`: the seeded catalogue again, no customers, orders or shipments, faults off, counters cleared
+- `GET /_sim/currency-rates`, `PUT /_sim/currency-rates`: the currency rates from each base currency; a PUT
+  (`base_currency`, `rates` code -> positive number) replaces one base's rates, as `GET /V1/directory/currency` then
+  answers them
+- `POST /_sim/reset`: the seeded catalogue and currency rates again, no customers, orders or shipments, faults off,
+  counters cleared
 """
 
 from __future__ import annotations
 
 import copy
 from collections.abc import Callable
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
-from magento_sim import catalog, sales
+from magento_sim import catalog, sales, stores
 from magento_sim.core import MagentoError, Simulator, not_found_product
 from magento_sim.faults import FaultSettings
 
@@ -43,6 +47,15 @@ class ShipmentItem(BaseModel):
 class WarehouseShipment(BaseModel):
     items: list[ShipmentItem] | None = None
     tracks: list[Track] | None = None
+
+
+CurrencyCode = Annotated[str, Field(pattern=r"^[A-Z]{3}$")]
+
+
+class CurrencyRates(BaseModel):
+    base_currency: CurrencyCode
+    rates: dict[CurrencyCode, Annotated[float, Field(gt=0)]] = Field(
+        description="Currency code -> how many of it one unit of base_currency buys")
 
 
 class ProductPatch(BaseModel):
@@ -143,9 +156,18 @@ def register(app: FastAPI, sim: Simulator) -> None:
     async def get_shipment(shipment_id: int) -> dict[str, Any]:
         return copy.deepcopy(_sales(sim.sales.shipment, shipment_id))
 
+    @app.get("/_sim/currency-rates", tags=["simulator"])
+    async def get_currency_rates() -> dict[str, dict[str, float]]:
+        return {base: dict(sorted(rates.items())) for base, rates in sorted(stores.RATES.items())}
+
+    @app.put("/_sim/currency-rates", tags=["simulator"])
+    async def put_currency_rates(body: CurrencyRates) -> dict[str, Any]:
+        return {"base_currency": body.base_currency, "rates": stores.set_rates(body.base_currency, body.rates)}
+
     @app.post("/_sim/reset", tags=["simulator"])
     async def reset() -> JSONResponse:
         sim.reset()
+        stores.reset_rates()
         return JSONResponse({"products": len(sim.catalog)})
 
 

@@ -24,6 +24,7 @@ VIEWS = [
 CURRENCIES = {"USD": "$", "EUR": "€", "GBP": "£"}
 WEBSITE_CURRENCY = {0: "USD", 1: "USD", 2: "EUR"}
 RATES = {"USD": {"USD": 1.0, "EUR": 0.92, "GBP": 0.79}, "EUR": {"EUR": 1.0, "USD": 1.087, "GBP": 0.86}}
+SEEDED_RATES = {base: dict(rates) for base, rates in RATES.items()}
 LOCALES = {1: ("en_US", "America/Chicago", "lbs"), 2: ("en_GB", "Europe/Berlin", "kgs")}
 
 
@@ -61,3 +62,15 @@ def currency(website_id: int) -> dict[str, Any]:
         "available_currency_codes": sorted(RATES[base]),
         "exchange_rates": [{"currency_to": to, "rate": rate} for to, rate in sorted(RATES[base].items())],
     }
+
+
+def set_rates(base: str, rates: dict[str, float]) -> dict[str, float]:
+    """Replace the rates from `base` (as an admin saving Stores > Currency Rates would); the base itself stays 1.
+    The rates, like the rest of the store structure, are the process's: every simulator in it sees them."""
+    RATES[base] = {**rates, base: 1.0}
+    return dict(sorted(RATES[base].items()))
+
+
+def reset_rates() -> None:
+    RATES.clear()
+    RATES.update({base: dict(rates) for base, rates in SEEDED_RATES.items()})
