@@ -20,6 +20,10 @@ Tokens are API keys or OIDC access tokens:
   optionally prefixed with `OIDC_SCOPE_PREFIX`; the caller is named by `OIDC_NAME_CLAIM` (`sub`).
 
 No configured key and no issuer means every protected request is refused: there is no open mode.
+
+A sender that cannot hold a token (a Commerce webhook) authenticates a route with `signed(header, secret)`
+instead: the hex HMAC-SHA256 of the raw body with a shared secret, in a header; `check_routes` accepts
+such a route, and the OpenAPI document shows the header as an `apiKey` scheme.
 """
 
 from __future__ import annotations
@@ -44,7 +48,7 @@ import jwt
 import yaml
 from fastapi import Depends, Request
 from fastapi.routing import APIRoute
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, Field, ValidationError
 
 from servicekit.inputs import check_input
@@ -274,15 +278,49 @@ def requires(scope: Scope) -> Any:
     return Depends(caller)
 
 
-def route_scope(route: APIRoute) -> str | None:
-    """The scope a route declared through `requires`, if any."""
+def signed(header: str, secret: Callable[[], bytes], *, scheme_name: str, description: str = "") -> Any:
+    """A dependency for a route whose sender signs instead of holding a token: `header` carries the hex
+    HMAC-SHA256 of the raw body keyed with `secret()`, compared in constant time (401 when missing or
+    different). The caller is a `signature` principal with the `ingest` scope; the input is checked as
+    for `requires`. Use as `dependencies=[signed(...)]`."""
+    scheme = APIKeyHeader(name=header, auto_error=False, scheme_name=scheme_name,
+                          description=description or "Hex HMAC-SHA256 of the raw body with the shared secret")
+
+    async def sender(request: Request, presented: str | None = Depends(scheme)) -> Principal:
+        if not presented:
+            raise ProblemError(401, f"the {header} header is required")
+        expected = hmac.new(secret(), await request.body(), hashlib.sha256).hexdigest()
+        if not hmac.compare_digest(presented.strip().lower().encode(), expected.encode()):
+            raise ProblemError(401, f"the {header} header does not match the body")
+        principal = Principal(scheme_name, "signature", frozenset({Scope.INGEST}))
+        request.state.principal = principal
+        await check_input(request)
+        return principal
+
+    sender.signed_by = header  # type: ignore[attr-defined]
+    sender.__name__ = f"signed_{scheme_name}"
+    return Depends(sender)
+
+
+def _declared(route: APIRoute, marker: str) -> Any:
     pending = [route.dependant]
     while pending:
         dependant = pending.pop()
-        if (scope := getattr(dependant.call, "scope", None)) is not None:
-            return str(scope)
+        if (value := getattr(dependant.call, marker, None)) is not None:
+            return value
         pending.extend(dependant.dependencies)
     return None
+
+
+def route_scope(route: APIRoute) -> str | None:
+    """The scope a route declared through `requires`, if any."""
+    scope = _declared(route, "scope")
+    return None if scope is None else str(scope)
+
+
+def route_signature(route: APIRoute) -> str | None:
+    """The header a route declared through `signed`, if any."""
+    return _declared(route, "signed_by")  # type: ignore[no-any-return]
 
 
 def api_routes(routes: Iterable[Any]) -> list[APIRoute]:
@@ -297,12 +335,13 @@ def api_routes(routes: Iterable[Any]) -> list[APIRoute]:
 
 
 def check_routes(routes: Iterable[Any], public: Iterable[str] = PUBLIC_PATHS) -> None:
-    """Refuse to serve a route that is neither public nor scoped: a new endpoint must say who may call it."""
+    """Refuse to serve a route that is neither public, scoped nor signed: a new endpoint must say who may call it."""
     public = set(public)
     unscoped = [f"{sorted(r.methods)} {r.path}" for r in api_routes(routes)
-                if r.path not in public and route_scope(r) is None]
+                if r.path not in public and route_scope(r) is None and route_signature(r) is None]
     if unscoped:
-        raise RuntimeError(f"routes without a scope (use servicekit.auth.requires): {', '.join(unscoped)}")
+        raise RuntimeError("routes without a scope (use servicekit.auth.requires, or signed for a signing "
+                           f"sender): {', '.join(unscoped)}")
 
 
 # ------------------------------------------------------------------ CLI
