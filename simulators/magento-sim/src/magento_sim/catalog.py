@@ -27,6 +27,19 @@ STOCK_DEFAULTS: dict[str, Any] = {
 TOP_LEVEL = ("id", "entity_id", "sku", "name", "attribute_set_id", "price", "status", "visibility", "type_id",
              "created_at", "updated_at", "weight")
 ALL_GROUPS = 32000
+# Attribute codes of the store besides those the seeded products carry: core ones, and those the Amazon channel
+# recommends (amazon_asin, amazon_condition, EAN, ISBN, UPC). A REST write drops any other custom attribute code
+# without a word, as Commerce does.
+STORE_ATTRIBUTES = frozenset({
+    "description", "short_description", "special_price", "special_from_date", "special_to_date", "cost", "msrp",
+    "msrp_display_actual_price_type", "manufacturer", "country_of_manufacture", "tax_class_id", "url_key",
+    "meta_title", "meta_keyword", "meta_description", "image", "small_image", "thumbnail", "swatch_image", "color",
+    "size", "news_from_date", "news_to_date", "gift_message_available", "category_ids", "options_container",
+    "page_layout", "condition", "amazon_asin", "amazon_condition", "ean", "isbn", "upc",
+})
+REQUIRED_TO_CREATE = (("name", "Product Name"), ("price", "Price"))
+PRICED_TYPES = frozenset({"simple", "virtual", "downloadable"})
+NOT_VISIBLE_INDIVIDUALLY = 1
 T = TypeVar("T")
 
 
@@ -39,9 +52,11 @@ class ProductNotFound(Exception):
 
 
 class InvalidProduct(Exception):
-    def __init__(self, message: str, field_name: str | None = None) -> None:
+    def __init__(self, message: str, field_name: str | None = None,
+                 parameters: dict[str, str] | None = None) -> None:
         super().__init__(message)
         self.field_name = field_name
+        self.parameters = parameters
 
 
 class InvalidCriteria(Exception):
@@ -82,6 +97,11 @@ class Product:
         if self.data.get("identifiers") and not self.own:
             attributes = {**attributes, "upc": upc(self.id)}
         return attributes
+
+
+def url_key(name: str) -> str:
+    """The URL key Commerce makes of a product name: lower case, runs of anything but letters and digits a dash."""
+    return re.sub(r"[^a-z0-9]+", "-", name.casefold()).strip("-")
 
 
 def upc(product_id: int) -> str:
@@ -189,6 +209,8 @@ class Catalog:
                 self.by_id[product.id] = product
                 self.by_sku[product.sku] = product
         self.next_id = multiply * n + 1
+        self.attribute_codes = STORE_ATTRIBUTES | {code for t in self.templates for code in t["custom_attributes"]}
+        self.url_keys: set[str] | None = None
 
     def __len__(self) -> int:
         return len(self.by_sku)
@@ -306,12 +328,50 @@ class Catalog:
         return select(self.by_id.values(), criteria, lambda p, name: self.value(p, name, website_id))
 
     # --- writing ------------------------------------------------------------------------------------------------
+    def stored_attributes(self, body: dict[str, Any]) -> dict[str, Any]:
+        """The body without custom attribute codes the store does not have (Commerce drops them silently)."""
+        attributes = body.get("custom_attributes")
+        if not isinstance(attributes, list):
+            return body
+        return {**body, "custom_attributes": [a for a in attributes if isinstance(a, dict)
+                                              and a.get("attribute_code") in self.attribute_codes]}
+
+    def check_new(self, body: dict[str, Any]) -> dict[str, Any]:
+        """A REST body that creates a product, as Commerce checks it: the required attributes set and a URL key
+        (given, else made of the name) no other visible product has; the body with that URL key."""
+        type_id = body.get("type_id", "simple")
+        for code, label in REQUIRED_TO_CREATE:
+            if code == "price" and type_id not in PRICED_TYPES:
+                continue
+            if body.get(code) is None or str(body[code]).strip() == "":
+                raise InvalidProduct('The "%1" attribute value is empty. Set the attribute and try again.',
+                                     parameters={"1": label})
+        attributes = {a.get("attribute_code"): a.get("value") for a in body.get("custom_attributes") or []
+                      if isinstance(a, dict)}
+        key = url_key(str(attributes.get("url_key") or body["name"]))
+        if body.get("visibility", 4) != NOT_VISIBLE_INDIVIDUALLY:
+            if key in self._url_keys():
+                raise InvalidProduct("URL key for specified store already exists.")
+            self._url_keys().add(key)
+        kept = [a for a in body.get("custom_attributes") or [] if a.get("attribute_code") != "url_key"]
+        return {**body, "custom_attributes": [*kept, {"attribute_code": "url_key", "value": key}]}
+
+    def _url_keys(self) -> set[str]:
+        """URL keys of the visible products (a product's key is made once, when it is created), built when first
+        needed."""
+        if self.url_keys is None:
+            self.url_keys = {
+                p.custom_attributes().get("url_key") or url_key(p.name()) for p in self.by_id.values()
+                if p.data["visibility"] != NOT_VISIBLE_INDIVIDUALLY}
+        return self.url_keys
+
     def save(self, body: dict[str, Any], sku: str | None, website_id: int | None) -> Product:
         """Create or update a product from a REST `product` body; fields left out keep their values."""
         sku = sku or body.get("sku")
         if not sku:
             raise InvalidProduct('"%fieldName" is required. Enter and try again.', "sku")
         product = self.by_sku.get(sku)
+        new = product is None
         if product is None:
             product = self._create(sku, body)
         new_sku = body.get("sku")
@@ -322,7 +382,7 @@ class Catalog:
             product.sku = new_sku
             self.by_sku[new_sku] = product
         data = product.materialise()
-        self._apply(product, data, body, website_id)
+        self._apply(product, data, body, website_id, new)
         self.touch(product)
         return product
 
@@ -343,14 +403,16 @@ class Catalog:
         self.by_sku[sku] = product
         return product
 
-    def _apply(self, product: Product, data: dict[str, Any], body: dict[str, Any], website_id: int | None) -> None:
+    def _apply(self, product: Product, data: dict[str, Any], body: dict[str, Any], website_id: int | None,
+               new: bool = False) -> None:
         for name in ("name", "attribute_set_id", "status", "visibility", "type_id", "weight"):
             if name in body:
                 data[name] = body[name]
         if "price" in body:
-            if self.price_scope == "website" and website_id not in (None, 1):
+            scoped = self.price_scope == "website" and website_id not in (None, 1)
+            if scoped:
                 data["website_prices"][website_id] = float(body["price"])
-            else:
+            if not scoped or new:  # a new product's first value is its default too
                 data["price"] = float(body["price"])
         for attribute in body.get("custom_attributes") or []:
             code, value = attribute["attribute_code"], attribute.get("value")
@@ -387,6 +449,22 @@ class Catalog:
                  "position": o.get("position", 0), "values": o.get("values", [])}
                 for o in extension["configurable_product_options"] or []]
 
+    def delete(self, sku: str) -> Product:
+        """Remove a product, and every link to it: a configurable's child, a bundle option's, a related product."""
+        product = self.get(sku)
+        del self.by_sku[product.sku]
+        del self.by_id[product.id]
+        for other in self.by_id.values():
+            if _links_to(other, product.id):
+                data = other.materialise()
+                data["children"] = [i for i in data.get("children", []) if i != product.id]
+                kept = [(link, i) for link, i in zip(data.get("links", []), data.get("link_ids", []), strict=False)
+                        if i != product.id]
+                data["links"], data["link_ids"] = [link for link, _ in kept], [i for _, i in kept]
+                for option in data.get("bundle_options", []):
+                    option["ids"] = [i for i in option.get("ids", []) if i != product.id]
+        return product
+
     def touch(self, product: Product) -> None:
         product.updated_at = magento_time(self.clock())
         for listener in self.listeners:
@@ -421,6 +499,13 @@ def select(records: Iterable[T], criteria: Criteria, value: Callable[[T, str], A
         start = (page - 1) * criteria.page_size
         records = records[start:start + criteria.page_size]
     return records, total
+
+
+def _links_to(product: Product, target_id: int) -> bool:
+    local = target_id - product.offset  # a template's links are copy 0's ids
+    data = product.data
+    return (local in data.get("children", ()) or local in data.get("link_ids", ())
+            or any(local in option.get("ids", ()) for option in data.get("bundle_options", ())))
 
 
 def _text(value: Any) -> str:
