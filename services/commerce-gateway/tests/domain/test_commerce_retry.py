@@ -36,6 +36,8 @@ def test_magento_error_message_is_kept_with_its_parameters() -> None:
     assert error_message(body) == 'The "pageSize" value is invalid: x'
     assert error_message({"message": "No such entity with %1 = %2", "parameters": ["sku", "X"]}) == \
         "No such entity with sku = X"
+    assert error_message({"message": '"%fieldName" is required.', "parameters": [{"fieldName": "sku"}]}) == \
+        '"sku" is required.'
     assert error_message("nope") is None
 
 

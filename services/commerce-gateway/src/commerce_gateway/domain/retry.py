@@ -55,8 +55,11 @@ def error_message(body: Any) -> str | None:
         return None
     message: str = body["message"]
     parameters = body.get("parameters")
-    if isinstance(parameters, list):
+    if isinstance(parameters, list):  # Commerce's positional list, or the model's list of named objects
         named = {str(i + 1): v for i, v in enumerate(parameters)}
+        for item in parameters:
+            if isinstance(item, dict):
+                named.update({str(k): v for k, v in item.items()})
     elif isinstance(parameters, dict):
         named = {str(k): v for k, v in parameters.items()}
     else:
