@@ -19,7 +19,7 @@ import httpx
 from fastapi import APIRouter
 from pydantic import BaseModel, Field, SecretStr
 
-from commerce_gateway import catalog, orders, products_out
+from commerce_gateway import catalog, fulfilment, orders, products_out
 from commerce_gateway.client import CommerceClient
 from commerce_gateway.domain.orders import OrderOptions
 from commerce_gateway.domain.paging import MAX_PAGE_SIZE
@@ -81,6 +81,15 @@ class Settings(ServiceSettings):
     store_sync_enabled: bool = Field(default=True, description="Read the store structure and currency rates")
     store_sync_interval_s: float = Field(default=900.0, gt=0,
                                          description="Seconds between reads of the store structure and rates")
+
+    fulfilment_sync_enabled: bool = Field(
+        default=True, description="Poll Commerce for shipments and cancellations of the Amazon orders created here")
+    fulfilment_sync_interval_s: float = Field(default=60.0, gt=0,
+                                              description="Seconds between polls (a Commerce webhook polls sooner)")
+    fulfilment_sync_overlap_s: float = Field(
+        default=300.0, ge=0, description="Each poll goes back this far before its cursor, for late updated_at")
+    fulfilment_page_size: int = Field(default=100, ge=1, le=MAX_PAGE_SIZE,
+                                      description="Shipments or orders per page")
 
     products_out_enabled: bool = Field(
         default=True, description="Consume CommerceProductRequested and create or update the Commerce products")
@@ -165,6 +174,11 @@ def build(settings: Settings | None = None, *, http: httpx.AsyncClient | None = 
             pool=None, schema=service.schema, producer=SERVICE, client=client, base_currency=s.commerce_base_currency,
             batch_size=s.product_batch_size, concurrency=s.product_concurrency, idle_s=s.product_idle_s,
             lease_s=s.product_lease_s), topic=topics.PRODUCT_REQUESTS)
+    if s.fulfilment_sync_enabled:
+        fulfilment.attach(service, fulfilment.FulfilmentSync(
+            pool=None, schema=service.schema, client=client, producer=SERVICE, store_code=s.commerce_store_code,
+            page_size=s.fulfilment_page_size, overlap_s=s.fulfilment_sync_overlap_s),
+            interval_s=s.fulfilment_sync_interval_s)
     return service
 
 
