@@ -54,6 +54,17 @@ async def test_writes_answer_the_product(sim: Client) -> None:
     assert updated["price"] == 11 and updated["tier_prices"][0]["value"] == 10
 
 
+async def test_a_deletion_and_a_partial_listing_match_the_model(sim: Client) -> None:
+    assert await drive(sim, "DELETE", "/V1/products/{sku}", "/rest/default/V1/products/24-MB01") is True
+    skus = await drive(sim, "GET", "/V1/products", "/V1/products", params={
+        "searchCriteria[pageSize]": "500", "searchCriteria[currentPage]": "1",
+        "fields": "items[sku],search_criteria,total_count"})
+    assert skus["total_count"] == 2045 and all(set(i) == {"sku"} for i in skus["items"])  # type: ignore[index]
+    r = await sim.call("DELETE", "/V1/products/24-MB01")
+    assert r.status_code == 404
+    check("DELETE", "/V1/products/{sku}", r)
+
+
 @pytest.mark.parametrize("path", ["/V1/store/websites", "/V1/store/storeGroups", "/V1/store/storeViews",
                                   "/V1/store/storeConfigs", "/V1/directory/currency"])
 async def test_store_structure_matches_the_model(sim: Client, path: str) -> None:

@@ -1,8 +1,9 @@
 """Change push, signed with HMAC-SHA256 of the raw body.
 
-A product change POSTs the product JSON as `GET /V1/products/{sku}` renders it; an order or shipment event POSTs
-`{"entity": "order" | "shipment", "event": "created" | "canceled", "<entity>": <the REST record>}`. Every POST
-names its entity in `X-Magento-Webhook-Entity`.
+A product change POSTs the product JSON as `GET /V1/products/{sku}` renders it; a product deletion POSTs
+`{"entity": "product", "event": "deleted", "product": <the product as it was rendered before>}`; an order or
+shipment event POSTs `{"entity": "order" | "shipment", "event": "created" | "canceled", "<entity>": <the REST
+record>}`. Every POST names its entity in `X-Magento-Webhook-Entity`.
 """
 
 from __future__ import annotations
@@ -24,6 +25,11 @@ log = logging.getLogger("magento_sim.webhooks")
 
 def signature(secret: str, body: bytes) -> str:
     return hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+def product_deleted(product: dict[str, Any]) -> dict[str, Any]:
+    """The body announcing a deletion, with the product as it was."""
+    return {"entity": "product", "event": "deleted", "product": product}
 
 
 class Webhooks:
