@@ -12,7 +12,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
 
-from magento_sim import catalog, sales, sales_api, stores
+from magento_sim import catalog, fields, sales, sales_api, stores, webhooks
 from magento_sim.core import MagentoError, Simulator, not_found_product
 from magento_sim.rest import PREFIXES, Operation, criteria, wrapped_body
 
@@ -31,15 +31,43 @@ async def get_products(sim: Simulator, request: Request, view: dict[str, Any]) -
     except catalog.InvalidCriteria as exc:
         raise MagentoError(400, str(exc)) from exc
     website = _website(view)
-    return await sim.respond(request, {"items": [sim.catalog.render(p, website) for p in page],
-                                       "search_criteria": wanted.echo(), "total_count": total})
+    wanted_fields = request.query_params.get("fields")
+    tree = fields.parse(wanted_fields) if wanted_fields else None
+    if tree is not None and _top_level_only(tree.get("items")):
+        items = [{k: sim.catalog.value(p, k, website) for k in tree["items"]} for p in page]  # no full rendering
+        body = fields.apply({"items": items, "search_criteria": wanted.echo(), "total_count": total}, tree)
+        return await sim.respond(request, body)
+    body = {"items": [sim.catalog.render(p, website) for p in page], "search_criteria": wanted.echo(),
+            "total_count": total}
+    return await sim.respond(request, fields.filtered(body, wanted_fields))
+
+
+_PLAIN = frozenset({"id", "sku", "name", "attribute_set_id", "price", "status", "visibility", "type_id", "created_at",
+                    "updated_at"})
+
+
+def _top_level_only(items: Any) -> bool:
+    """`items[...]` names only plain top-level fields, which a product answers without being rendered."""
+    return isinstance(items, dict) and bool(items) and all(v == 1 and k in _PLAIN for k, v in items.items())
 
 
 async def get_product(sim: Simulator, request: Request, view: dict[str, Any]) -> Response:
     product = sim.catalog.by_sku.get(request.path_params["sku"])
     if product is None:
         raise not_found_product()
-    return await sim.respond(request, sim.catalog.render(product, _website(view)))
+    body = sim.catalog.render(product, _website(view))
+    return await sim.respond(request, fields.filtered(body, request.query_params.get("fields")))
+
+
+async def delete_product(sim: Simulator, request: Request, view: dict[str, Any]) -> Response:
+    """Removes the product (its links with it) and pushes the deletion with the product as it was; `true`."""
+    product = sim.catalog.by_sku.get(request.path_params["sku"])
+    if product is None:
+        raise not_found_product()
+    before = sim.catalog.render(product, 1)
+    sim.catalog.delete(product.sku)
+    sim.webhooks.publish(webhooks.product_deleted(before), "product")
+    return await sim.respond(request, True, committed=True)
 
 
 async def save_product(sim: Simulator, request: Request, view: dict[str, Any], sku: str | None,
@@ -104,6 +132,7 @@ OPERATIONS = (
     Operation("POST", "/V1/products", "PostV1Products", PRODUCTS, post_product),
     Operation("GET", "/V1/products/{sku}", "GetV1ProductsSku", PRODUCTS, get_product),
     Operation("PUT", "/V1/products/{sku}", "PutV1ProductsSku", PRODUCTS, put_product),
+    Operation("DELETE", "/V1/products/{sku}", "DeleteV1ProductsSku", PRODUCTS, delete_product),
     Operation("GET", "/V1/store/websites", "GetV1StoreWebsites", STORES, get_websites),
     Operation("GET", "/V1/store/storeGroups", "GetV1StoreStoreGroups", STORES, get_groups),
     Operation("GET", "/V1/store/storeViews", "GetV1StoreStoreViews", STORES, get_views),

@@ -449,6 +449,22 @@ class Catalog:
                  "position": o.get("position", 0), "values": o.get("values", [])}
                 for o in extension["configurable_product_options"] or []]
 
+    def delete(self, sku: str) -> Product:
+        """Remove a product, and every link to it: a configurable's child, a bundle option's, a related product."""
+        product = self.get(sku)
+        del self.by_sku[product.sku]
+        del self.by_id[product.id]
+        for other in self.by_id.values():
+            if _links_to(other, product.id):
+                data = other.materialise()
+                data["children"] = [i for i in data.get("children", []) if i != product.id]
+                kept = [(link, i) for link, i in zip(data.get("links", []), data.get("link_ids", []), strict=False)
+                        if i != product.id]
+                data["links"], data["link_ids"] = [link for link, _ in kept], [i for _, i in kept]
+                for option in data.get("bundle_options", []):
+                    option["ids"] = [i for i in option.get("ids", []) if i != product.id]
+        return product
+
     def touch(self, product: Product) -> None:
         product.updated_at = magento_time(self.clock())
         for listener in self.listeners:
@@ -483,6 +499,13 @@ def select(records: Iterable[T], criteria: Criteria, value: Callable[[T, str], A
         start = (page - 1) * criteria.page_size
         records = records[start:start + criteria.page_size]
     return records, total
+
+
+def _links_to(product: Product, target_id: int) -> bool:
+    local = target_id - product.offset  # a template's links are copy 0's ids
+    data = product.data
+    return (local in data.get("children", ()) or local in data.get("link_ids", ())
+            or any(local in option.get("ids", ()) for option in data.get("bundle_options", ())))
 
 
 def _text(value: Any) -> str:
