@@ -1,5 +1,5 @@
-"""The README's first command: `devstack up` starts every service and seeds the demo store;
-`devstack down` stops all of it."""
+"""The README's first command: `devstack up` starts every service and both simulators, has commerce-gateway import
+magento-sim's catalogue and seeds the demo; `devstack seed` does that again; `devstack down` stops all of it."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from decimal import Decimal
 
 import httpx
 
+from devstack.demo import sample_products
 from devstack.infra import free_port
 from devstack.processes import SERVICES, alive
 
@@ -31,9 +32,13 @@ def test_up_starts_everything_seeds_the_store_and_down_stops_it(topics_created, 
             assert f"http://127.0.0.1:{port + offset}" in up.stdout
             ready = httpx.get(f"http://127.0.0.1:{port + offset}/readyz", timeout=5)
             assert ready.status_code == 200, (name, ready.text)
-        assert "44 Luma sample products published" in up.stdout
+        assert f"http://127.0.0.1:{8120 + offset}" in up.stdout
+        assert "magento-sim sells 44 products" in up.stdout
+        assert "commerce-gateway imported 44 products as ProductChanged (2 containers skipped" in up.stdout
         assert "applied to the repricer" in up.stdout
         assert "44 demo listings on the simulator" in up.stdout
+        token = (tmp_path / "magento-sim-token").read_text().strip()
+        assert token not in up.stdout and (tmp_path / "magento-sim-token").stat().st_mode & 0o077 == 0
         # the demo key: printed, kept with owner-only access, and the only way in
         key = (tmp_path / "demo-api-key").read_text().strip()
         assert key in up.stdout and (tmp_path / "demo-api-key").stat().st_mode & 0o077 == 0
@@ -41,22 +46,36 @@ def test_up_starts_everything_seeds_the_store_and_down_stops_it(topics_created, 
         assert httpx.get(f"http://127.0.0.1:{SERVICES['reporting'][1] + offset}/listings/summary",
                          timeout=5).status_code == 401
         pids = [int(p.read_text()) for p in (tmp_path / "pids").glob("*.pid")]
-        assert len(pids) == len(SERVICES) + 1  # and the SP-API simulator
+        assert len(pids) == len(SERVICES) + 2  # and the SP-API and Commerce simulators
+        status = devstack("status", env=env)
+        assert status.returncode == 0 and "magento-sim       running pid" in status.stdout, status.stdout
+        commerce_gateway = f"http://127.0.0.1:{SERVICES['commerce-gateway'][1] + offset}"
+        imported = httpx.get(f"{commerce_gateway}/import/catalog", headers=auth, timeout=5).json()
+        assert (imported["status"], imported["imported"], imported["skipped"], imported["total"]) == ("done", 44, 2, 46)
 
-        # the whole way round: product -> catalog-sync; the simulator's market -> notifications pushed to
-        # amazon-gateway -> OfferPriceObserved; the listing import -> the listing's ASIN; the repricer (demo
-        # pricing: follow the Buy Box, floor price + 5 %) -> amazon-gateway -> the simulator's listing
-        sim = f"http://127.0.0.1:{8110 + offset}/_sim/listings/A1DEMOSELLER/24-MB01"
-        decided = f"http://127.0.0.1:{SERVICES['repricer'][1] + offset}/prices/demo-seller/ATVPDKIKX0DER/24-MB01"
+        # the whole way round: magento-sim -> commerce-gateway -> product -> catalog-sync; the simulator's market
+        # -> notifications pushed to amazon-gateway -> OfferPriceObserved; the listing import -> the listing's ASIN;
+        # the repricer (demo pricing: follow the Buy Box, never below Commerce's cost + 5 %) -> amazon-gateway ->
+        # the simulator's listing
+        repricer = f"http://127.0.0.1:{SERVICES['repricer'][1] + offset}/prices/demo-seller/ATVPDKIKX0DER"
         deadline = time.monotonic() + 90
-        while True:
+        followed = None
+        while followed is None:
             assert time.monotonic() < deadline, "no competitor-based price reached the simulator"
-            price = Decimal(httpx.get(sim, timeout=5).json()["prices"].get("ATVPDKIKX0DER") or 0)
-            decision = httpx.get(decided, timeout=5, headers=auth)
-            if price >= Decimal("35.70") and decision.status_code == 200 and decision.json()["decision"]["competitor"]:
-                break
+            for product in sample_products():
+                decision = httpx.get(f"{repricer}/{product.sku}", timeout=5, headers=auth)
+                if decision.status_code != 200 or decision.json()["decision"]["competitor"]["price"] is None:
+                    continue
+                listing = httpx.get(f"http://127.0.0.1:{8110 + offset}/_sim/listings/A1DEMOSELLER/{product.sku}",
+                                    timeout=5).json()
+                if Decimal(listing["prices"]["ATVPDKIKX0DER"]) == Decimal(decision.json()["price"]["amount"]):
+                    followed = product.sku, decision.json()["decision"]
+                    break
             time.sleep(0.5)
-        assert decision.json()["decision"]["floor"]["amount"] == "35.70"
+        sku, decided = followed
+        commerce = httpx.get(f"http://127.0.0.1:{8120 + offset}/_sim/products/{sku}", timeout=5).json()
+        cost = Decimal(next(a["value"] for a in commerce["custom_attributes"] if a["attribute_code"] == "cost"))
+        assert abs(Decimal(decided["floor"]["amount"]) - cost * Decimal("1.05")) <= Decimal("0.005"), (sku, decided)
         gateway = f"http://127.0.0.1:{SERVICES['amazon-gateway'][1] + offset}"
         while (imported := httpx.get(f"{gateway}/import/listings", params={"account_id": "demo-seller"},
                                      timeout=5, headers=auth).json())[0]["status"] != "done":
@@ -64,6 +83,14 @@ def test_up_starts_everything_seeds_the_store_and_down_stops_it(topics_created, 
             time.sleep(0.5)
         assert [(p["marketplace_id"], p["imported"]) for p in imported] == [("ATVPDKIKX0DER", 44)]
         assert all((tmp_path / "logs" / f"{name}.log").exists() for name in SERVICES)
+
+        # `devstack seed` runs the seeding again: a new catalogue import from the start
+        first_run = httpx.get(f"{commerce_gateway}/import/catalog", headers=auth, timeout=5).json()["run_id"]
+        again = devstack("seed", env=env)
+        assert again.returncode == 0, again.stdout + again.stderr
+        assert "commerce-gateway imported 44 products" in again.stdout
+        rerun = httpx.get(f"{commerce_gateway}/import/catalog", headers=auth, timeout=5).json()
+        assert rerun["run_id"] != first_run and rerun["status"] == "done"
     finally:
         down = devstack("down", env=env)
     assert down.returncode == 0, down.stdout + down.stderr

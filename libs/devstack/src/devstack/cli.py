@@ -10,9 +10,12 @@ import argparse
 import asyncio
 import json
 import os
+import secrets
 import shutil
 import sys
 from pathlib import Path
+
+import httpx
 
 from devstack import demo, infra
 from devstack.processes import SERVICES, ProcessSpec, Supervisor, service_spec, stop_pid, wait_ready
@@ -24,6 +27,7 @@ BROKER_PORT = int(os.environ.get("DEVSTACK_BROKER_PORT", "9092"))
 # Shifts every service's HTTP port, to run a second stack beside the first (tests do).
 PORT_OFFSET = int(os.environ.get("DEVSTACK_PORT_OFFSET", "0"))
 SIMULATOR_PORT = 8110
+COMMERCE_SIM_PORT = 8120
 
 
 def _state_path() -> Path:
@@ -32,6 +36,7 @@ def _state_path() -> Path:
 
 DEMO_KEY = "demo-api-key"
 KEYS_FILE = "api-keys.json"
+COMMERCE_TOKEN = "magento-sim-token"
 
 
 def api_keys(run_dir: Path) -> tuple[str, str]:
@@ -52,6 +57,16 @@ def api_keys(run_dir: Path) -> tuple[str, str]:
     auth.add_key_entry(keys_file, auth.ApiKeyEntry(name="amazon-sim-push", scopes=[auth.Scope.INGEST],
                                                    sha256=auth.hash_key(push_key)))
     return demo_key, push_key
+
+
+def commerce_token(run_dir: Path) -> str:
+    """A fresh integration token for magento-sim and commerce-gateway, in `.run/magento-sim-token` (owner only)."""
+    token = secrets.token_urlsafe(24)
+    path = run_dir / COMMERCE_TOKEN
+    path.unlink(missing_ok=True)
+    path.touch(mode=0o600)
+    path.write_text(token + "\n")
+    return token
 
 
 def up(seed: bool) -> int:
@@ -110,10 +125,29 @@ def up(seed: bool) -> int:
         started.append((sim, sup.start(sim)))
         gateway_env = {"AMAZON_API_BASE_URL": simulator_url, "AMAZON_LWA_URL": f"{simulator_url}/auth/o2/token",
                        "AMAZON_ACCOUNTS": json.dumps(demo.gateway_accounts())}
+    urls = {name: f"http://127.0.0.1:{port + PORT_OFFSET}" for name, (_, port) in SERVICES.items()}
+    commerce_env: dict[str, str] = {}
+    if not os.environ.get("COMMERCE_BASE_URL"):
+        # No real Commerce configured: magento-sim stands in with the Luma gear shelf; commerce-gateway reads it.
+        urls["magento-sim"] = f"http://127.0.0.1:{COMMERCE_SIM_PORT + PORT_OFFSET}"
+        token = commerce_token(RUN_DIR)
+        commerce = ProcessSpec("magento-sim", [sys.executable, "-m", "magento_sim",
+                                               "--port", str(COMMERCE_SIM_PORT + PORT_OFFSET),
+                                               "--catalog", demo.COMMERCE_CATALOG],
+                               env={"MAGENTO_SIM_TOKEN": token}, ready_url=f"{urls['magento-sim']}/readyz")
+        started.append((commerce, sup.start(commerce)))
+        # A product changed in the simulator (PATCH /_sim/products/{sku}) reaches its listings within seconds.
+        commerce_env = {"COMMERCE_BASE_URL": f"{urls['magento-sim']}/rest/{demo.COMMERCE_STORE}",
+                        "COMMERCE_TOKEN_FILE": str(RUN_DIR / COMMERCE_TOKEN),
+                        "CATALOG_SYNC_INTERVAL_S": str(demo.CATALOG_SYNC_INTERVAL_S)}
+    if simulator_url:
+        urls["amazon-sim"] = simulator_url
+    state["urls"] = json.dumps(urls)
+    _state_path().write_text(json.dumps(state))
     for name in SERVICES:
+        extra = {"amazon-gateway": gateway_env, "commerce-gateway": commerce_env}.get(name, {})
         spec = service_spec(name, bootstrap=bootstrap, database_url=database_url,
-                            port=SERVICES[name][1] + PORT_OFFSET,
-                            extra_env={**auth_env, **(gateway_env if name == "amazon-gateway" else {})})
+                            port=SERVICES[name][1] + PORT_OFFSET, extra_env={**auth_env, **extra})
         started.append((spec, sup.start(spec)))
     for spec, proc in started:
         try:
@@ -122,8 +156,11 @@ def up(seed: bool) -> int:
             print(f"{spec.name} did not become ready: {exc}\n  see {sup.log_path(spec.name)}")
             return 1
     print("\nservices (each serves /healthz, /readyz, /metrics, /docs):")
-    for name, (_, port) in SERVICES.items():
-        print(f"  {name:<17} http://127.0.0.1:{port + PORT_OFFSET}")
+    for name in SERVICES:
+        print(f"  {name:<17} {urls[name]}")
+    if "magento-sim" in urls:
+        print(f"  {'magento-sim':<17} {urls['magento-sim']}  (Commerce 2.4.8 REST simulator, the Luma "
+              f"{demo.COMMERCE_CATALOG} shelf; token in {RUN_DIR / COMMERCE_TOKEN}; state at /_sim)")
     if simulator_url:
         print(f"  {'amazon-sim':<17} {simulator_url}  (SP-API simulator; state at /_sim/listings/"
               f"{demo.DEMO_SELLER})")
@@ -132,20 +169,11 @@ def up(seed: bool) -> int:
           f"            export SALESCHANNEL_API_KEY=$(cat {RUN_DIR / DEMO_KEY}); "
           'curl -H "Authorization: Bearer $SALESCHANNEL_API_KEY" ...')
     if seed:
-        if simulator_url:
-            print(f"amazon      {demo.seed_simulator(simulator_url)} demo listings on the simulator, each with "
-                  f"a market of competitors moving every {demo.MARKET_TICK_S:g} s")
-        if demo.DEMO_PRICING.exists():
-            docs = demo.apply_demo_pricing(f"http://127.0.0.1:{SERVICES['repricer'][1] + PORT_OFFSET}", demo_key)
-            print(f"pricing     {docs} resources from {demo.DEMO_PRICING} applied to the repricer")
-        n = asyncio.run(demo.seed(bootstrap))
-        print(f"demo store  {n} Luma sample products published; listings appear at "
-              f"http://127.0.0.1:{SERVICES['reporting'][1] + PORT_OFFSET}/listings")
-        if simulator_url:
-            queued = demo.start_listing_import(f"http://127.0.0.1:{SERVICES['amazon-gateway'][1] + PORT_OFFSET}",
-                                               demo_key)
-            print(f"import      the demo seller's Amazon listings ({', '.join(queued)}) imported by amazon-gateway, "
-                  "so catalog-sync learns their ASINs and the repricer follows their markets")
+        try:
+            seed_demo(urls, demo_key)
+        except (httpx.HTTPError, RuntimeError, TimeoutError) as exc:
+            print(f"seeding the demo failed: {exc}\n  see {sup.log_dir}/<name>.log")
+            return 1
     print("stop with   make down")
     return 0
 
@@ -170,18 +198,44 @@ def down() -> int:
 def status() -> int:
     sup = Supervisor(RUN_DIR)
     running = sup.running()
-    for name in ["broker", "amazon-sim", *SERVICES]:
+    for name in ["broker", "amazon-sim", "magento-sim", *SERVICES]:
         print(f"{name:<17} {'running pid ' + str(running[name]) if name in running else 'stopped'}")
     return 0
 
 
+def seed_demo(urls: dict[str, str], demo_key: str, *, again: bool = False) -> None:
+    """Everything that seeds the demo, each step safe to repeat: the demo seller's Amazon listings (the products
+    magento-sim sells), the demo pricing, commerce-gateway's catalogue import and amazon-gateway's listing import."""
+    products = None
+    if "magento-sim" in urls:
+        products = demo.commerce_products(urls["magento-sim"], (RUN_DIR / COMMERCE_TOKEN).read_text().strip())
+        print(f"commerce    magento-sim sells {len(products)} products (Luma {demo.COMMERCE_CATALOG} shelf) at "
+              f"{urls['magento-sim']}/rest/{demo.COMMERCE_STORE}/V1/products")
+    if "amazon-sim" in urls:
+        print(f"amazon      {demo.seed_simulator(urls['amazon-sim'], products)} demo listings on the simulator, each "
+              f"with a market of competitors moving every {demo.MARKET_TICK_S:g} s")
+    if demo.DEMO_PRICING.exists():
+        docs = demo.apply_demo_pricing(urls["repricer"], demo_key)
+        print(f"pricing     {docs} resources from {demo.DEMO_PRICING} applied to the repricer")
+    imported = demo.import_catalog(urls["commerce-gateway"], demo_key, restart=again)
+    if imported["status"] != "done":
+        raise RuntimeError(f"the catalogue import failed: {imported['last_error']} (see {urls['commerce-gateway']}"
+                           "/import/catalog)")
+    print(f"catalogue   commerce-gateway imported {imported['imported']} products as ProductChanged "
+          f"({imported['skipped']} containers skipped; GET {urls['commerce-gateway']}/import/catalog); listings "
+          f"appear at {urls['reporting']}/listings")
+    if "amazon-sim" in urls:
+        queued = demo.start_listing_import(urls["amazon-gateway"], demo_key)
+        print(f"import      the demo seller's Amazon listings ({', '.join(queued)}) imported by amazon-gateway, "
+              "so catalog-sync learns their ASINs and the repricer follows their markets")
+
+
 def seed_only() -> int:
     state = json.loads(_state_path().read_text()) if _state_path().exists() else {}
-    bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS") or state.get("bootstrap")
-    if not bootstrap:
+    if not state.get("urls") or not Supervisor(RUN_DIR).running():
         print("nothing running: make up first")
         return 1
-    print(f"published {asyncio.run(demo.seed(bootstrap))} products")
+    seed_demo(json.loads(state["urls"]), (RUN_DIR / DEMO_KEY).read_text().strip(), again=True)
     return 0
 
 
@@ -192,7 +246,7 @@ def main(argv: list[str] | None = None) -> None:
     p_up.add_argument("--no-seed", action="store_true")
     sub.add_parser("down", help="stop everything up started")
     sub.add_parser("status", help="what is running")
-    sub.add_parser("seed", help="publish the demo store's products again")
+    sub.add_parser("seed", help="seed the demo again: Amazon listings, pricing, the catalogue and listing imports")
     args = parser.parse_args(argv)
     if args.command == "up":
         code = up(seed=not args.no_seed)

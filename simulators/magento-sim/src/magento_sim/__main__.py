@@ -1,4 +1,5 @@
-"""`python -m magento_sim --port 8111 --token T [--multiply N] [--webhook-url URL --webhook-secret S]`."""
+"""`python -m magento_sim --port 8111 --token T [--catalog luma|gear] [--multiply N]
+[--webhook-url URL --webhook-secret S]`."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import uvicorn
 from pydantic import SecretStr
 
 from magento_sim.app import create_app
-from magento_sim.config import SimConfig
+from magento_sim.config import CATALOGUES, SimConfig
 
 TOKEN_ENV = "MAGENTO_SIM_TOKEN"
 WEBHOOK_SECRET_ENV = "MAGENTO_SIM_WEBHOOK_SECRET"
@@ -23,6 +24,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, default=8111)
     p.add_argument("--token", help=f"the integration (bearer) token every /V1 call needs (default: ${TOKEN_ENV}, "
                    "else magento-sim-token)")
+    p.add_argument("--catalog", choices=sorted(CATALOGUES), default="luma",
+                   help="which sample products: " + "; ".join(f"{k}: {v}" for k, v in CATALOGUES.items()))
     p.add_argument("--multiply", type=int, default=1, help="copies of the sample catalogue (SKU suffix -k)")
     p.add_argument("--sample-data", type=Path, help="the Luma sample data (default: shared/fixtures/...)")
     p.add_argument("--price-scope", choices=["global", "website"], default="website")
@@ -35,8 +38,9 @@ def parser() -> argparse.ArgumentParser:
 
 
 def build_config(args: argparse.Namespace, environ: Mapping[str, str]) -> SimConfig:
-    config = SimConfig(multiply=args.multiply, sample_data=args.sample_data, price_scope=args.price_scope,
-                       webhook_url=args.webhook_url, latency_ms=args.latency_ms, seed=args.seed)
+    config = SimConfig(catalog=args.catalog, multiply=args.multiply, sample_data=args.sample_data,
+                       price_scope=args.price_scope, webhook_url=args.webhook_url, latency_ms=args.latency_ms,
+                       seed=args.seed)
     token = args.token or environ.get(TOKEN_ENV)
     if token:
         config.token = SecretStr(token)

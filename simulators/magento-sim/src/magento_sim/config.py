@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field, SecretStr
 
@@ -33,8 +33,27 @@ def shared_file(relative: Path, env: str) -> Path | None:
     return None
 
 
+Catalogue = Literal["luma", "gear"]
+CATALOGUES: dict[str, str] = {
+    "luma": "every sample product: 147 configurables with 1,847 children, 44 gear products, a bundle, a grouped "
+            "product and 6 downloadables (2,046)",
+    "gear": "the gear shelf only: the 44 simple bags, fitness products and watches, and the bundle and grouped "
+            "product made of them (46)",
+}
+
+
+def select(templates: list[dict[str, Any]], catalogue: Catalogue) -> list[dict[str, Any]]:
+    """The sample products of a catalogue (`CATALOGUES`), in their seed order."""
+    if catalogue == "luma":
+        return templates
+    children = {sku for t in templates for sku in t.get("children", ())}
+    return [t for t in templates if (t["type_id"] == "simple" and t["sku"] not in children)
+            or t["type_id"] in ("bundle", "grouped")]
+
+
 class SimConfig(BaseModel):
     token: SecretStr = SecretStr("magento-sim-token")
+    catalog: Catalogue = Field("luma", description="which sample products are seeded (CATALOGUES)")
     multiply: int = Field(1, ge=1, description="copies of the sample catalogue; copy k > 0 has SKUs ending -k")
     sample_data: Path | None = Field(None, description="the Luma sample data (default: shared/fixtures/...)")
     price_scope: Literal["global", "website"] = "website"

@@ -16,7 +16,7 @@ from fastapi import Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 
 from magento_sim import catalog, sales, seed, stores
-from magento_sim.config import SAMPLE_DATA, SAMPLE_DATA_ENV, SimConfig, shared_file
+from magento_sim.config import SAMPLE_DATA, SAMPLE_DATA_ENV, SimConfig, select, shared_file
 from magento_sim.faults import Faults, FaultSettings
 from magento_sim.webhooks import Webhooks
 
@@ -50,7 +50,7 @@ class Simulator:
         if root is None or not root.exists():
             raise FileNotFoundError(f"the Luma sample data is missing: pass sample_data or set ${SAMPLE_DATA_ENV}")
         self.sample_data = root
-        self.templates = seed.load(root)
+        self.templates = select(seed.load(root), config.catalog)
         self.faults = Faults(config.seed)
         secret = config.webhook_secret.get_secret_value() if config.webhook_secret else None
         self.webhooks = Webhooks(config.webhook_url, secret, config.webhook_timeout_s, webhook_transport)
