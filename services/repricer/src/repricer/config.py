@@ -1,9 +1,10 @@
 """The repricer's configuration resources: listing price settings per store, pricing rules and
-currency rates, declared with servicekit's config mechanism (apply -f pricing.yaml)."""
+currency rates, declared with servicekit's config mechanism (apply -f pricing.yaml). Commerce's own
+currency rates (commerce_rates.py) are loaded with them, under the configured ones."""
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Mapping
+from collections.abc import Hashable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -11,8 +12,10 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from repricer import commerce_rates
 from repricer.domain import ListingPriceSettings, PricingRule, ProductPriceData, applicable_rules
 from repricer.domain.amounts import Rate
+from repricer.domain.currency import CommerceRates, with_commerce_rates
 from repricer.domain.limits import CURRENCY, MAX_ID_LENGTH, Id
 from servicekit.config import ConfigKind, ConfigRegistry, ConfigSpec, Specs, load
 
@@ -36,7 +39,8 @@ class RuleSpec(PricingRule):
 
 
 class CurrencyRate(ConfigSpec):
-    """1 from_currency = rate to_currency, at Commerce's rates."""
+    """1 from_currency = rate to_currency. Commerce's rates (CurrencyRatesObserved) need no resource; one declared
+    here overrides Commerce's for its pair, in both directions."""
 
     from_currency: str = Field(pattern=CURRENCY, description="ISO 4217 code, e.g. USD")
     to_currency: str = Field(pattern=CURRENCY, description="ISO 4217 code, e.g. CAD")
@@ -102,11 +106,14 @@ class PricingConfig:
 
     @classmethod
     def of(cls, settings: Mapping[str, BaseModel], rules: Mapping[str, BaseModel],
-           rates: Mapping[str, BaseModel]) -> PricingConfig:
+           rates: Mapping[str, BaseModel], commerce_rates: Iterable[CommerceRates] = ()) -> PricingConfig:
+        """The configured resources; `commerce_rates` (Commerce's, oldest first) fill in the currency rates not
+        configured, a configured CurrencyRate overriding Commerce's for its pair."""
+        configured = {f"{r.from_currency}/{r.to_currency}": r.rate for r in rates.values()}  # type: ignore[attr-defined]
         return cls(
             settings={(s.account_id, s.marketplace_id): s for s in settings.values()},  # type: ignore[attr-defined]
             rules=tuple(r.model_copy(update={"name": name}) for name, r in sorted(rules.items())),  # type: ignore[misc]
-            rates={f"{r.from_currency}/{r.to_currency}": r.rate for r in rates.values()},  # type: ignore[attr-defined]
+            rates=with_commerce_rates(configured, commerce_rates),
         )
 
 
@@ -115,4 +122,5 @@ async def load_config(pool: Any, reg: ConfigRegistry) -> PricingConfig:
         await load(pool, reg, "ListingPriceSettings"),
         await load(pool, reg, "PricingRule"),
         await load(pool, reg, "CurrencyRate"),
+        await commerce_rates.load(pool),
     )

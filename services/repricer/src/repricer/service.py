@@ -12,7 +12,7 @@ import asyncpg
 from pydantic import Field
 
 from contracts import topics
-from repricer import api, handlers, translate
+from repricer import api, commerce_rates, handlers, translate
 from repricer.config import PricingConfig, load_config, registry
 from repricer.repricing import reprice
 from servicekit import Service, ServiceSettings
@@ -121,10 +121,12 @@ def build(settings: Settings | None = None) -> Service[Settings]:
     service.subscribe(topics.OFFERS, partial(handlers.on_offers, config=config))
     service.subscribe(topics.LISTINGS, partial(handlers.on_listings, config=config))
     service.subscribe(topics.PRODUCTS, partial(handlers.on_products, config=config))
+    service.subscribe(topics.STORES, partial(commerce_rates.on_stores, channel=channel(service.schema)))
     service.on_startup(repricer.load)
     service.background("config-watch", repricer.watch_config)
     service.background("reprice", repricer.reprice_periodically)
     service.include_router(api.router(service))
+    service.include_router(commerce_rates.router(service, lambda: repricer.config.rates))
     service.include_router(config_router(service, repricer.registry))
     service.repricer = repricer  # type: ignore[attr-defined]
     return service

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 
-from repricer.domain.amounts import increased, rounded
+from repricer.domain.amounts import MAX_RATE, MIN_RATE, increased, rounded
 from repricer.domain.errors import MissingCurrencyRate
 from repricer.domain.settings import ListingPriceSettings
 
@@ -20,6 +20,29 @@ def rate_between(rates: Mapping[str, Decimal], source: str, target: str) -> Deci
     if (inverse := rates.get(f"{target}/{source}")) is not None and inverse != 0:
         return Decimal(1) / inverse
     raise MissingCurrencyRate(source, target)
+
+
+@dataclass(frozen=True)
+class CommerceRates:
+    """What one unit of `base` buys of each currency, as a Commerce installation last said (its base is 1)."""
+
+    base: str
+    rates: Mapping[str, Decimal]
+
+
+def with_commerce_rates(configured: Mapping[str, Decimal], commerce: Iterable[CommerceRates]) -> dict[str, Decimal]:
+    """The rates conversion uses: Commerce's ("BASE/CODE"), and over them the configured ones. A pair configured in
+    either direction is the configured rate alone. Where installations disagree on a pair the later in `commerce`
+    wins. A Commerce rate outside what a configured rate may be (MIN_RATE to MAX_RATE) is left out."""
+    configured_pairs = {frozenset(pair.split("/")) for pair in configured}
+    merged: dict[str, Decimal] = {}
+    for c in commerce:
+        for code, rate in c.rates.items():
+            if code == c.base or not MIN_RATE <= rate <= MAX_RATE or frozenset((c.base, code)) in configured_pairs:
+                continue
+            merged.pop(f"{code}/{c.base}", None)
+            merged[f"{c.base}/{code}"] = rate
+    return {**merged, **configured}
 
 
 @dataclass(frozen=True)
