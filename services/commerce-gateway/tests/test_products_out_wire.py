@@ -7,6 +7,8 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from commerce_gateway.client import _json_default
 from commerce_gateway.domain import products_out as domain
@@ -58,3 +60,21 @@ def test_the_update_body_keeps_the_products_stock_settings_and_is_valid(model: A
     stock = body["product"]["extension_attributes"]["stock_item"]
     assert (stock["item_id"], stock["qty"], stock["is_in_stock"], stock["backorders"]) == (9, 0, False, 1)
     assert model.problems(model.request_validator("PUT", "/V1/products/{sku}"), on_the_wire(body)) == []
+
+
+@settings(max_examples=60, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(action=st.sampled_from(["create", "update"]), name=st.text(min_size=1, max_size=80).filter(str.strip),
+       cents=st.integers(min_value=0, max_value=10**8), quantity=st.none() | st.integers(min_value=0, max_value=10**5),
+       attributes=st.dictionaries(st.from_regex(r"[a-z][a-z0-9_]{0,20}", fullmatch=True), st.text(max_size=20),
+                                  max_size=8),
+       status=st.sampled_from([ProductStatus.ENABLED, ProductStatus.DISABLED]), visibility=st.integers(1, 4))
+def test_every_body_is_valid_in_the_model(model: Any, action: str, name: str, cents: int, quantity: int | None,
+                                          attributes: dict[str, str], status: ProductStatus,
+                                          visibility: int) -> None:
+    r = request(action=action, name=name, price=Money(amount=Decimal(cents) / 100, currency="USD"),
+                quantity=quantity, attributes=attributes, status=status, visibility=visibility)
+    if action == "create":
+        body, path, method = domain.create_payload(r), "/V1/products", "POST"
+    else:
+        body, path, method = domain.update_payload(r), "/V1/products/{sku}", "PUT"
+    assert model.problems(model.request_validator(method, path), on_the_wire(body)) == []
