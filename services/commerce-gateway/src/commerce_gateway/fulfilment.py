@@ -73,7 +73,6 @@ class FulfilmentSync:
     store_code: str = "default"
     page_size: int = 100
     overlap_s: float = 300.0
-    after_commit: Callable[[], Awaitable[None]] | None = None
     _woken: asyncio.Event = field(default_factory=asyncio.Event, init=False, repr=False)
     _one_at_a_time: asyncio.Lock = field(default_factory=asyncio.Lock, init=False, repr=False)
 
@@ -85,8 +84,9 @@ class FulfilmentSync:
         """Poll now rather than at the next interval (a Commerce order or shipment webhook came in)."""
         self._woken.set()
 
-    async def handle_webhook(self, body: Any) -> None:
-        """A Commerce push of an order or a shipment: its content is read by the poll it starts."""
+    async def handle_webhook(self, body: Json) -> None:
+        """A Commerce push of an order or a shipment: the poll it starts reads what changed, with its cursor and
+        dedupe, so a push repeated, lost or out of order changes nothing."""
         self.wake()
 
     async def run_forever(self, interval_s: float) -> None:
@@ -129,17 +129,12 @@ class FulfilmentSync:
                     producer=self.producer, system="commerce", operation=exc.fields["operation"],
                     code=exc.fields["code"], message=exc.fields["message"], attempts=exc.fields["attempts"],
                     request_ref=f"fulfilment-{feed}:{self.store_code}")])
-            await self._committed()
             raise
         held = await self.pool.fetchval("SELECT count(*) FROM fulfilment_shipments WHERE status = 'held'")
         log.info("fulfilment_poll_done", store_code=self.store_code, shipments_read=shipments.read,
                  shipments_emitted=shipments.emitted, shipments_held=held, orders_read=cancelled.read,
                  cancellations_emitted=cancelled.emitted)
         return PollResult(shipments.read, shipments.emitted, held, cancelled.read, cancelled.emitted)
-
-    async def _committed(self) -> None:
-        if self.after_commit:
-            await self.after_commit()
 
     # ------------------------------------------------------------ cursors
 
@@ -253,8 +248,6 @@ class FulfilmentSync:
                 log.info("commerce_shipment_" + d.status.value, order=d.amazon_order_id,
                          commerce_shipment_id=d.commerce_shipment_id, items=len(d.items))
         tally.emitted += len(events)
-        if events:
-            await self._committed()
 
     async def _orders(self, order_ids: set[str]) -> dict[str, Json]:
         """The Commerce orders of these ids, by id."""
@@ -324,8 +317,6 @@ class FulfilmentSync:
         for e in new:
             FULFILMENT_EVENTS.labels(self.producer, "cancelled").inc()
             log.info("commerce_order_cancelled", order=e.amazon_order_id, commerce_order_id=e.commerce_order_id)
-        if new:
-            await self._committed()
         return len(new)
 
 
@@ -361,7 +352,8 @@ def _json_row(row: asyncpg.Record) -> Json:
 
 
 def attach(service: Service[Any], sync: FulfilmentSync, *, interval_s: float) -> None:
-    """Poll at start and every `interval_s` in the background (sooner on `wake()`); `GET /shipments` reads."""
+    """Poll at start and every `interval_s` in the background (sooner on `wake()`); `GET /shipments` reads what was
+    announced."""
     async def run() -> None:
         sync.pool = service.pool
         await sync.run_forever(interval_s)
