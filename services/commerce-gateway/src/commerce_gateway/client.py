@@ -28,9 +28,6 @@ STORE_VIEWS = "/V1/store/storeViews"
 WEBSITES = "/V1/store/websites"
 STORE_GROUPS = "/V1/store/storeGroups"
 STORE_CONFIGS = "/V1/store/storeConfigs"
-WEBSITES = "/V1/store/websites"
-STORE_GROUPS = "/V1/store/storeGroups"
-STORE_CONFIGS = "/V1/store/storeConfigs"
 ORDERS = "/V1/orders"
 CUSTOMERS = "/V1/customers"
 CUSTOMERS_SEARCH = "/V1/customers/search"
@@ -120,20 +117,6 @@ class CommerceClient:
 
     async def store_views(self) -> Any:
         return await self.get(f"GET {STORE_VIEWS}", STORE_VIEWS, {}, check=_list_problem)
-
-    async def websites(self) -> Any:
-        return await self.get(f"GET {WEBSITES}", WEBSITES, {}, check=_list_problem)
-
-    async def store_groups(self) -> Any:
-        return await self.get(f"GET {STORE_GROUPS}", STORE_GROUPS, {}, check=_list_problem)
-
-    async def store_configs(self) -> Any:
-        """Every store view's configuration (currencies, locale, timezone, weight unit)."""
-        return await self.get(f"GET {STORE_CONFIGS}", STORE_CONFIGS, {}, check=_list_problem)
-
-    async def currency(self) -> Json:
-        """`GET /V1/directory/currency` of the store view in the base URL: base and display currency, rates."""
-        return await self.get(f"GET {CURRENCY}", CURRENCY, {}, check=_currency_problem)  # type: ignore[no-any-return]
 
     async def websites(self) -> Any:
         return await self.get(f"GET {WEBSITES}", WEBSITES, {}, check=_list_problem)

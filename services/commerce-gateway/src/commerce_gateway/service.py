@@ -25,7 +25,6 @@ from commerce_gateway.domain.orders import OrderOptions
 from commerce_gateway.domain.paging import MAX_PAGE_SIZE
 from commerce_gateway.domain.retry import RetryPolicy
 from commerce_gateway.stores import StoreSync, attach_store_sync
-from commerce_gateway.stores import StoreSync, attach_store_sync
 from contracts import topics
 from servicekit import Service, ServiceSettings, audit
 from servicekit.auth import Principal, Scope, requires
@@ -69,12 +68,6 @@ class Settings(ServiceSettings):
     order_idle_s: float = Field(default=0.5, gt=0, description="Wait when no request is open")
     order_lease_s: float = Field(default=300.0, gt=0,
                                  description="A claim older than this (its sender died) is worked again")
-
-    commerce_name: str = Field(default="default", min_length=1, max_length=100,
-                               description="The name the store events give this Commerce installation")
-    store_sync_enabled: bool = Field(default=True, description="Read the store structure and currency rates")
-    store_sync_interval_s: float = Field(default=900.0, gt=0,
-                                         description="Seconds between reads of the store structure and rates")
 
     commerce_name: str = Field(default="default", min_length=1, max_length=100,
                                description="The name the store events give this Commerce installation")
@@ -163,9 +156,6 @@ def build(settings: Settings | None = None, *, http: httpx.AsyncClient | None = 
     service.include_router(_import_router(service, queue, s.commerce_store_code))
     if s.orders_enabled:
         _attach_orders(service, client, s)
-    if s.store_sync_enabled:
-        attach_store_sync(service, StoreSync(pool=None, schema=service.schema, client=client, producer=SERVICE,
-                                             commerce=s.commerce_name), interval_s=s.store_sync_interval_s)
     if s.store_sync_enabled:
         attach_store_sync(service, StoreSync(pool=None, schema=service.schema, client=client, producer=SERVICE,
                                              commerce=s.commerce_name), interval_s=s.store_sync_interval_s)
