@@ -31,6 +31,17 @@ def test_disabling_makes_it_ineligible_with_quantity_zero_and_is_reversible() ->
     assert back.status is ListingStatus.READY_TO_LIST and back.quantity == 7
 
 
+def test_a_deleted_product_makes_its_listing_ineligible_with_quantity_zero_and_keeps_its_title() -> None:
+    active = Listing("acct", "ATVPDKIKX0DER", "24-MB01", "24-MB01", "Joust Duffle Bag",
+                     ListingStatus.ACTIVE, 5, 3)
+    gone, changes = apply_product(  # type: ignore[misc]
+        active, product(quantity=0, name="24-MB01", status=ProductStatus.DELETED), US)
+    assert gone.status is ListingStatus.INELIGIBLE and gone.quantity == 0 and gone.title == "Joust Duffle Bag"
+    assert {(c.field, c.old, c.new) for c in changes} == {("status", "Active", "Ineligible"), ("quantity", "5", "0")}
+    again, _ = apply_product(gone, product(quantity=4), US)  # type: ignore[misc]
+    assert again.status is ListingStatus.READY_TO_LIST and again.quantity == 4  # created again under its SKU
+
+
 def test_an_active_listing_stays_active_when_stock_changes() -> None:
     active = Listing("acct", "ATVPDKIKX0DER", "24-MB01", "24-MB01", "Joust Duffle Bag",
                      ListingStatus.ACTIVE, 5, 3)

@@ -54,15 +54,18 @@ class Listing:
         return (self.account_id, self.marketplace_id, self.sku)
 
 
+NOT_SELLABLE = (ProductStatus.DISABLED, ProductStatus.DELETED)
+
+
 def status_for(
     product: ProductChanged, current: ListingStatus | None, amazon_status: tuple[str, ...] | None = None
 ) -> ListingStatus:
-    """Disabled products become Ineligible (reversibly); eligible new ones wait Ready to List.
+    """Disabled and deleted products become Ineligible (reversibly); eligible new ones wait Ready to List.
 
     A listing Amazon already holds (imported, or reported by a notification) takes Amazon's word
     once it is matched or made eligible again: Active when buyable there, Inactive when not.
     """
-    if product.status is ProductStatus.DISABLED:
+    if product.status in NOT_SELLABLE:
         return ListingStatus.INELIGIBLE
     if current in (None, ListingStatus.INELIGIBLE, ListingStatus.NEW_THIRD_PARTY):
         if amazon_status is not None:
@@ -88,7 +91,8 @@ def apply_product(
         marketplace_id=target.marketplace_id,
         sku=product.sku,
         product_sku=product.sku,
-        title=product.name,
+        # a deletion says nothing new about the product: its title stays
+        title=current.title if current and product.status is ProductStatus.DELETED else product.name,
         status=status,
         quantity=quantity,
         version=(current.version + 1) if current else 1,

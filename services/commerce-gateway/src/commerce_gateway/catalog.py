@@ -151,6 +151,24 @@ class Catalog:
             log.debug("product_skipped", store_code=self.store_code, item=why)
         return built
 
+    async def write_changed(self, items: list[Json], currency: str, parents: dict[int, str]) -> int:
+        """Emit the products whose event differs from the one last emitted (`product_hashes`); how many did."""
+        built = self.events(items, currency, parents, None)
+        if not built.events:
+            return 0
+        async with self.pool.acquire() as conn, conn.transaction():
+            skus = [e.sku for e in built.events]
+            # Locked in SKU order, so a concurrent import and sync never both announce one change.
+            known = {r["sku"]: r["hash"] for r in await conn.fetch(
+                "SELECT sku, hash FROM product_hashes WHERE store_code = $1 AND sku = ANY($2::text[]) "
+                "ORDER BY sku FOR UPDATE", self.store_code, sorted(skus))}
+            changed = [e for e in built.events if known.get(e.sku) != content_hash(e)]
+            await outbox.write(conn, self.schema, changed)
+            await _store_hashes(conn, changed)
+        if changed:
+            await self._committed()
+        return len(changed)
+
     async def _committed(self) -> None:
         if self.after_commit:
             await self.after_commit()
@@ -299,7 +317,7 @@ class CatalogSync(Catalog):
             total = body["total_count"]
             items = body["items"] if page <= paging.page_count(total, self.page_size) else []
             read += len(items)
-            emitted += await self._write_changed(items, currency, parents)
+            emitted += await self.write_changed(items, currency, parents)
             for seen in (commerce_time(i.get("updated_at")) for i in items):
                 if seen is not None and (newest is None or seen > newest):
                     newest = seen
@@ -313,23 +331,6 @@ class CatalogSync(Catalog):
                 "synced_at = now()", self.store_code, newest)
         log.info("catalog_sync_done", store_code=self.store_code, read=read, emitted=emitted)
         return SyncResult(read, emitted, newest)
-
-    async def _write_changed(self, items: list[Json], currency: str, parents: dict[int, str]) -> int:
-        built = self.events(items, currency, parents, None)
-        if not built.events:
-            return 0
-        async with self.pool.acquire() as conn, conn.transaction():
-            skus = [e.sku for e in built.events]
-            # Locked in SKU order, so a concurrent import and sync never both announce one change.
-            known = {r["sku"]: r["hash"] for r in await conn.fetch(
-                "SELECT sku, hash FROM product_hashes WHERE store_code = $1 AND sku = ANY($2::text[]) "
-                "ORDER BY sku FOR UPDATE", self.store_code, sorted(skus))}
-            changed = [e for e in built.events if known.get(e.sku) != content_hash(e)]
-            await outbox.write(conn, self.schema, changed)
-            await _store_hashes(conn, changed)
-        if changed:
-            await self._committed()
-        return len(changed)
 
     async def run_forever(self, interval_s: float, sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> None:
         while True:

@@ -106,9 +106,12 @@ class CommerceClient:
 
     async def search_products(self, *, page: int, page_size: int,
                               sort: tuple[tuple[str, str], ...] = (("entity_id", "ASC"),),
-                              filters: tuple[tuple[str, str, str], ...] = ()) -> Json:
-        """One page of `GET /V1/products`: `{items, search_criteria, total_count}`, numbers as Decimal."""
+                              filters: tuple[tuple[str, str, str], ...] = (), fields: str | None = None) -> Json:
+        """One page of `GET /V1/products`: `{items, search_criteria, total_count}`, numbers as Decimal; `fields`
+        asks for a partial answer in Commerce's syntax (`items[sku],search_criteria,total_count`)."""
         params = search_criteria(page=page, page_size=page_size, sort=sort, filters=filters)
+        if fields:
+            params["fields"] = fields
         return await self.get(f"GET {PRODUCTS}", PRODUCTS, params, check=_search_results_problem)
 
     async def base_currency(self) -> str:

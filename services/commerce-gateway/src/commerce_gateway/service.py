@@ -19,7 +19,7 @@ import httpx
 from fastapi import APIRouter
 from pydantic import BaseModel, Field, SecretStr
 
-from commerce_gateway import catalog, fulfilment, orders, products_out
+from commerce_gateway import catalog, deletions, fulfilment, orders, products_out, webhooks
 from commerce_gateway.client import CommerceClient
 from commerce_gateway.domain.orders import OrderOptions
 from commerce_gateway.domain.paging import MAX_PAGE_SIZE
@@ -54,6 +54,14 @@ class Settings(ServiceSettings):
     catalog_sync_interval_s: float = Field(default=300.0, gt=0, description="Seconds between incremental reads")
     catalog_sync_overlap_s: float = Field(
         default=300.0, ge=0, description="Each read goes back this far before the cursor, for late updated_at")
+    catalog_reconcile_enabled: bool = Field(
+        default=True, description="Compare the catalogue's SKUs with those emitted and announce the deleted ones")
+    catalog_reconcile_interval_s: float = Field(default=3600.0, gt=0,
+                                                description="Seconds between comparisons (and one after an import)")
+    commerce_webhook_secret: SecretStr | None = Field(
+        default=None, description="Shared secret of the Commerce webhooks' HMAC-SHA256 signature; "
+        "POST /webhooks/commerce is served only with one")
+    commerce_webhook_secret_file: str | None = Field(default=None, description="A mounted file holding that secret")
 
     orders_enabled: bool = Field(default=True, description="Consume CommerceOrderRequested and create the orders")
     order_payment_method: str = Field(default="checkmo", min_length=1,
@@ -104,6 +112,13 @@ class Settings(ServiceSettings):
             return SecretStr(Path(self.commerce_token_file).read_text().strip())
         raise ValueError("no Commerce token: set COMMERCE_TOKEN or COMMERCE_TOKEN_FILE")
 
+    def webhook_secret(self) -> bytes | None:
+        if self.commerce_webhook_secret is not None and self.commerce_webhook_secret.get_secret_value():
+            return self.commerce_webhook_secret.get_secret_value().encode()
+        if self.commerce_webhook_secret_file:
+            return Path(self.commerce_webhook_secret_file).read_text().strip().encode() or None
+        return None
+
     def configured(self) -> bool:
         return bool(self.commerce_base_url) and bool(
             (self.commerce_token and self.commerce_token.get_secret_value()) or self.commerce_token_file)
@@ -139,12 +154,17 @@ def build(settings: Settings | None = None, *, http: httpx.AsyncClient | None = 
         service.background("catalog-sync", sync)
 
     queue: asyncio.Queue[bool] = asyncio.Queue()
+    reconcile = (deletions.attach(service, shared, s.catalog_reconcile_interval_s) if s.catalog_reconcile_enabled
+                 else asyncio.Event())
+    if (secret := s.webhook_secret()) is not None:
+        webhooks.attach(service, lambda: catalog.Catalog(**shared()), secret, s.catalog_sync_interval_s)
 
     async def importer() -> None:
         while True:
             restart = await queue.get()
             try:
                 await catalog.CatalogImport(**shared()).run(restart=restart)
+                reconcile.set()
             except (catalog.ImportFailed, catalog.ImportBusy) as exc:
                 log.warning("catalog_import_stopped", reason=str(exc))
             except asyncio.CancelledError:
