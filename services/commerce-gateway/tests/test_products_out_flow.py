@@ -122,10 +122,11 @@ async def test_catalogue_out_one_product_per_sku_and_one_answer_per_request(
             async def settled(*requests: CommerceProductRequested) -> bool:
                 return all([(await state(r)).get("status") in ("done", "failed") for r in requests])
 
-            # A create delivered twice, then a second create of the same SKU.
+            # A create delivered twice, then a second create of the same SKU; an update right behind its create.
             create, again = requested(sku), requested(sku, name="Another name")
-            await publish(topics_created, [create, create, again])
-            await eventually(lambda: settled(create, again), timeout=15, what="creates")
+            follow = requested(sku, "update", asin=None, attributes={"amazon_condition": "refurbished"}, quantity=2)
+            await publish(topics_created, [create, create, again, follow])
+            await eventually(lambda: settled(create, again, follow), timeout=15, what="creates")
             # A create whose answer Commerce loses after it saved the product.
             lost_create = requested(lost)
             await faults(commerce, timeout_after_commit_rate=1.0)
@@ -163,8 +164,8 @@ async def test_catalogue_out_one_product_per_sku_and_one_answer_per_request(
             assert tote["name"] == f"Amazon Canvas Tote {sku}" and Decimal(str(tote["price"])) == Decimal("19.99")
             assert tote["status"] == 2 and tote["type_id"] == "simple"
             assert {k: attributes(tote)[k] for k in ("amazon_asin", "upc", "amazon_condition")} == {
-                "amazon_asin": "B0TEST0001", "upc": "012345678905", "amazon_condition": "new"}
-            assert tote["extension_attributes"]["stock_item"]["qty"] == 7
+                "amazon_asin": "B0TEST0001", "upc": "012345678905", "amazon_condition": "refurbished"}
+            assert tote["extension_attributes"]["stock_item"]["qty"] == 2
             assert (await state(create))["attempts"] == 1 and (await state(lost_create))["outcome"] == "created"
             bag = (await commerce.get(f"{BASE}/rest/default/V1/products/24-MB01", headers=AUTH)).json()
             assert attributes(bag)["amazon_condition"] == "used_like_new" and attributes(bag)["amazon_asin"] == \
@@ -179,16 +180,16 @@ async def test_catalogue_out_one_product_per_sku_and_one_answer_per_request(
                 == 404
 
         got = await results(topics_created, {r.event_id: 1 for r in (
-            create, again, lost_create, update, euro, missing, refused, nameless, unreachable)})
+            create, again, follow, lost_create, update, euro, missing, refused, nameless, unreachable)})
         answered = {r.event_id: [(e.outcome, e.commerce_product_id, e.code) for e in got[r.event_id]] for r in (
-            create, again, lost_create, update, euro, missing, refused, nameless, unreachable)}
+            create, again, follow, lost_create, update, euro, missing, refused, nameless, unreachable)}
 
         def outcome(request: CommerceProductRequested) -> list[tuple[str, int | None, str | None]]:
             return answered[request.event_id]
 
         made = {one: (await sim_products(commerce, one))[0]["id"] for one in (sku, lost, down)}
         assert outcome(create) == [("created", made[sku], None)]
-        assert outcome(again) == [("exists", made[sku], None)]
+        assert outcome(again) == [("exists", made[sku], None)] and outcome(follow) == [("updated", made[sku], None)]
         assert outcome(lost_create) == [("created", made[lost], None)]
         assert outcome(unreachable) == [("created", made[down], None)]
         assert outcome(update) == [("updated", bag["id"], None)] and outcome(euro) == [("updated", in_eu["id"], None)]
