@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from contracts.events import ListingChanged, OfferPriceObserved, ProductChanged
+from contracts.events import ListingChanged, OfferPriceObserved, ProductChanged, ProductStatus
 from repricer import translate
 from repricer.config import PricingConfig
 from repricer.repricing import ListingKey, reprice
@@ -79,12 +79,15 @@ async def on_listings(tx: Tx, events: list[ListingChanged], config: ConfigSource
 
 async def on_products(tx: Tx, events: list[ProductChanged], config: ConfigSource) -> None:
     """Keep each product's price attributes (older Commerce changes are stale) and reprice the
-    listings of the products that changed."""
+    listings of the products that changed. A deleted product is not sellable: its values are kept
+    as they were and its listings are not repriced (catalog-sync makes them Ineligible)."""
     newest: dict[str, ProductChanged] = {}
     for e in events:
         if e.sku not in newest or newest[e.sku].updated_at <= e.updated_at:
             newest[e.sku] = e
-    batch = list(newest.values())
+    batch = [e for e in newest.values() if e.status is not ProductStatus.DELETED]
+    if not batch:
+        return
     rows = [translate.product_row(e) for e in batch]
     stored = await tx.conn.fetch(
         """

@@ -162,3 +162,52 @@ async def test_a_rule_change_reprices_existing_listings(topics_created, database
         await service.stop()
     prices = [decode(r.value) for r in records if r.key.decode() == f"{account}|{MARKET}|{sku}"]
     assert [p.new_price.amount for p in prices] == [Decimal("40"), Decimal("44.00")]
+
+
+async def test_a_deleted_product_keeps_its_price_and_is_not_repriced(topics_created, database_url) -> None:
+    run = uuid.uuid4().hex[:6]
+    account, sku = f"del-{run}", f"D-{run}"
+    service = build(Settings(kafka_bootstrap_servers=topics_created, database_url=database_url,
+                             consumer_batch_timeout_ms=20))
+    await service.start()
+    try:
+        async with httpx.AsyncClient(headers=auth_headers(), transport=httpx.ASGITransport(service.asgi()), base_url="http://r") as client:
+            settings = {"kind": "ListingPriceSettings", "metadata": {"name": f"{account}-us"},
+                        "spec": {"account_id": account, "marketplace_id": MARKET, "marketplace_currency": "USD",
+                                 "seller_id": "ME"}}
+            assert (await client.post("/config:apply", json=[settings])).status_code == 200
+            await publish(topics_created, [
+                ProductChanged.new(producer="commerce-gateway", sku=sku, name="Mat", status=ProductStatus.ENABLED,
+                                   price=usd("40"), quantity=5, updated_at=T0),
+                ListingChanged.new(producer="catalog-sync", account_id=account, marketplace_id=MARKET, sku=sku,
+                                   product_sku=sku, asin=f"B2{run}", status="Active", quantity=5, price=None,
+                                   version=1, changes=[]),
+            ])
+
+            async def priced() -> bool:
+                r = await client.get(f"/prices/{account}/{MARKET}/{sku}")
+                return r.status_code == 200 and Decimal(r.json()["price"]["amount"]) == Decimal("40")
+
+            await eventually(priced, what="first price")
+            deleted = ProductChanged.new(producer="commerce-gateway", sku=sku, name=sku, status=ProductStatus.DELETED,
+                                         price=usd("0"), quantity=0, updated_at=T0 + timedelta(hours=1))
+            await publish(topics_created, [deleted])
+
+            async def handled() -> bool:
+                return bool(await service.pool.fetchval("SELECT count(*) FROM _inbox WHERE event_id = $1",
+                                                        deleted.event_id))
+
+            await eventually(handled, what="deletion handled")
+
+            async def drained() -> bool:
+                return await service.pool.fetchval("SELECT count(*) FROM _outbox") == 0
+
+            await eventually(drained, what="outbox drained")
+            stored = await service.pool.fetchval("SELECT price FROM products WHERE sku = $1", sku)
+            still = await priced()
+            records = await read_topic(topics_created, PRICES.name, until=lambda rs: any(
+                r.key.decode() == f"{account}|{MARKET}|{sku}" for r in rs))
+    finally:
+        await service.stop()
+    assert stored == Decimal("40") and still
+    assert sum(r.key.decode() == f"{account}|{MARKET}|{sku}" for r in records) == 1
