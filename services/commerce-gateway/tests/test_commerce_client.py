@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import gc
 import random
+import weakref
 from decimal import Decimal
 
 import httpx
@@ -79,3 +81,21 @@ async def test_timeouts_and_unusable_answers_are_retried() -> None:
         return httpx.Response(200, json=PAGE)
     c, _ = client(handler)
     assert (await c.search_products(page=1, page_size=300))["total_count"] == 1 and len(calls) == 3
+
+
+async def test_an_answer_is_freed_when_its_call_returns() -> None:
+    """A catalogue page is large: no reference cycle may keep it until the garbage collector next runs."""
+    answers: list[weakref.ref[httpx.Response]] = []
+
+    async def remember(response: httpx.Response) -> None:
+        answers.append(weakref.ref(response))
+    http = httpx.AsyncClient(transport=httpx.MockTransport(lambda request: httpx.Response(200, json=PAGE)),
+                             event_hooks={"response": [remember]})
+    c = CommerceClient("http://commerce/rest/default", SecretStr(TOKEN), http=http)
+    gc.disable()
+    try:
+        body = await c.search_products(page=1, page_size=300)
+        assert body["total_count"] == 1
+        assert len(answers) == 1 and answers[0]() is None
+    finally:
+        gc.enable()

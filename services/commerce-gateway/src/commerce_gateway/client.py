@@ -93,6 +93,15 @@ def _json_default(value: Any) -> Any:
     raise TypeError(f"{type(value).__name__} is not JSON")
 
 
+def _released(response: httpx.Response) -> bytes:
+    """The answer's body, with the response unbound from its stream: httpx's stream refers back to the response,
+    a reference cycle that would keep every answer (a catalogue page is about 400 KiB) until the garbage collector
+    next runs its older generations."""
+    content = response.content
+    response.stream = httpx.ByteStream(b"")
+    return content
+
+
 class CommerceClient:
     def __init__(self, base_url: str, token: SecretStr, *, http: httpx.AsyncClient,
                  retry: RetryPolicy | None = None, sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
@@ -222,8 +231,9 @@ class CommerceClient:
             else:
                 status = response.status_code
                 retry_after = _retry_after(response)
+                raw = _released(response)
                 try:
-                    body = json.loads(response.content, parse_float=Decimal) if response.content else None
+                    body = json.loads(raw, parse_float=Decimal) if raw else None
                 except ValueError:
                     body, message = None, "the answer is not JSON"
                     if 200 <= status < 300:
