@@ -102,6 +102,9 @@ async def test_a_pushed_change_is_one_product_changed_and_the_same_push_again_no
     assert again.status_code == 200 and again.json() == {"entity": "product", "event": "saved", "sku": "24-MB01",
                                                          "emitted": 0}
     assert len(await stack.events()) == 1
+    calls = stack.sim.state.sim.calls
+    assert calls["GetV1DirectoryCurrency"]["calls"] == 1  # the base currency read once for every push
+    assert calls["GetV1Products"]["calls"] == 1  # the configurables, for the children's parent
 
 
 async def test_a_child_carries_its_configurable_parent_and_a_configurable_emits_nothing(stack: Stack) -> None:

@@ -84,11 +84,18 @@ class ProductPushes:
     """Product pushes into events, with the configurable parents of children kept between pushes (read as the
     incremental sync reads them, again when older than `parents_max_age_s`)."""
 
-    catalog: Callable[[], Catalog]
+    make_catalog: Callable[[], Catalog]  # called once, when the first push comes (the pool is open by then)
     parents_max_age_s: float
+    _catalog: Catalog | None = None
     _parents: dict[int, str] | None = None
     _read_at: float = 0.0
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+    def catalog(self) -> Catalog:
+        """One catalogue for every push, so the base currency is read from Commerce once at most."""
+        if self._catalog is None:
+            self._catalog = self.make_catalog()
+        return self._catalog
 
     async def parents(self) -> dict[int, str]:
         async with self._lock:
