@@ -188,8 +188,8 @@ class CommerceClient:
 
     async def get_product(self, sku: str) -> Json:
         """`GET /V1/products/{sku}`; CommerceCallFailed with status 404 when there is no such product."""
-        return await self.get(f"GET {PRODUCTS}/{{sku}}", f"{PRODUCTS}/{quote(sku, safe='')}", {},  # type: ignore[no-any-return]
-                              check=_product_problem)
+        return await self.send("GET", f"GET {PRODUCTS}/{{sku}}", f"{PRODUCTS}/{quote(sku, safe='')}",  # type: ignore[no-any-return]
+                               check=_product_problem, expected=(404,))
 
     async def create_product(self, body: Json) -> Json:
         """`POST /V1/products`, one attempt: Commerce saves over an existing SKU, so the product is looked up again
@@ -209,8 +209,9 @@ class CommerceClient:
 
     async def send(self, method: str, operation: str, path: str, body: Json | None = None,
                    params: dict[str, str] | None = None, check: Callable[[Any], str | None] | None = None,
-                   *, once: bool = False) -> Any:
-        """One call with retries as for GET (none when `once`); CommerceCallFailed when they run out."""
+                   *, once: bool = False, expected: tuple[int, ...] = ()) -> Any:
+        """One call with retries as for GET (none when `once`); CommerceCallFailed when they run out. A final
+        answer with an `expected` status (a lookup's 404) is the caller's to handle and not logged as a failure."""
         secret = self._token.get_secret_value()
         content = json.dumps(body, default=_json_default).encode() if body is not None else None
         headers = {"Authorization": f"Bearer {secret}", "Accept": "application/json"}
@@ -250,7 +251,8 @@ class CommerceClient:
                 fields = communication_error_fields(operation=operation, attempts=attempt, status=status,
                                                     message=message, transport_error=transport_error,
                                                     secrets=(secret,))
-                log.warning("commerce_call_failed", **fields)
+                if status not in expected:
+                    log.warning("commerce_call_failed", **fields)
                 raise CommerceCallFailed(fields, status)
             log.info("commerce_call_retrying", operation=operation, attempt=attempt, status=status,
                      error=redact(message or transport_error or "", (secret,)), delay_s=round(delay, 3))
