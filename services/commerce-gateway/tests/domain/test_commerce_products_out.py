@@ -53,7 +53,7 @@ def test_the_mappings_own_asin_value_wins() -> None:
     ({"name": None}, "needs a name"), ({"name": "   "}, "needs a name"), ({"price": None}, "needs a price"),
     ({"status": ProductStatus.DELETED}, "cannot be created deleted"),
     ({"price": Money(amount=Decimal("17.00"), currency="EUR")}, "base currency is USD"),
-    ({"action": "update"}, "not a create"),
+    ({"action": "update"}, "not a create"), ({"price": usd("-1.00")}, "negative price"),
 ])
 def test_a_create_commerce_cannot_take_is_refused_before_any_call(over: dict[str, Any], says: str) -> None:
     with pytest.raises(domain.InvalidProductRequest, match=says):

@@ -61,6 +61,8 @@ def _stock_item(quantity: int, current: Json | None = None) -> Json:
 def _price(request: CommerceProductRequested, base_currency: str | None) -> Decimal | None:
     if request.price is None:
         return None
+    if request.price.amount < 0:
+        raise InvalidProductRequest(f"product {request.commerce_sku}: a negative price ({request.price})")
     if base_currency and request.price.currency != base_currency:
         raise InvalidProductRequest(
             f"product {request.commerce_sku}: price in {request.price.currency}, the store's base currency is "
