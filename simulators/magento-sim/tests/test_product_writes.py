@@ -76,3 +76,11 @@ async def test_a_new_product_is_on_the_website_of_the_store_it_is_written_throug
     await sim.call("PUT", "/rest/eu_en/V1/products/AMZ-EU", json={"product": {"price": 16}})
     assert (await sim.call("GET", "/rest/eu_en/V1/products/AMZ-EU")).json()["price"] == 16
     assert (await sim.call("GET", "/V1/products/AMZ-EU")).json()["price"] == 18
+
+
+async def test_a_deleted_products_url_key_is_free_again(sim: Client) -> None:
+    assert (await sim.call("POST", "/V1/products", json=tote("AMZ-BAG", name="Joust Duffle Bag"))).status_code == 400
+    assert (await sim.call("DELETE", "/V1/products/24-MB01")).status_code == 200
+    again = await sim.call("POST", "/V1/products", json=tote("AMZ-BAG", name="Joust Duffle Bag"))
+    assert again.status_code == 200 and attributes(again.json())["url_key"] == "joust-duffle-bag"
+    assert (await sim.call("POST", "/V1/products", json=tote("AMZ-BAG-2", name="Joust Duffle Bag"))).status_code == 400

@@ -210,7 +210,7 @@ class Catalog:
                 self.by_sku[product.sku] = product
         self.next_id = multiply * n + 1
         self.attribute_codes = STORE_ATTRIBUTES | {code for t in self.templates for code in t["custom_attributes"]}
-        self.url_keys: set[str] | None = None
+        self.url_keys: dict[str, int] | None = None
 
     def __len__(self) -> int:
         return len(self.by_sku)
@@ -350,18 +350,18 @@ class Catalog:
                       if isinstance(a, dict)}
         key = url_key(str(attributes.get("url_key") or body["name"]))
         if body.get("visibility", 4) != NOT_VISIBLE_INDIVIDUALLY:
-            if key in self._url_keys():
+            holder = self.by_id.get(self._url_keys().get(key, 0))
+            if holder is not None and holder.data["visibility"] != NOT_VISIBLE_INDIVIDUALLY:
                 raise InvalidProduct("URL key for specified store already exists.")
-            self._url_keys().add(key)
         kept = [a for a in body.get("custom_attributes") or [] if a.get("attribute_code") != "url_key"]
         return {**body, "custom_attributes": [*kept, {"attribute_code": "url_key", "value": key}]}
 
-    def _url_keys(self) -> set[str]:
-        """URL keys of the visible products (a product's key is made once, when it is created), built when first
-        needed."""
+    def _url_keys(self) -> dict[str, int]:
+        """The product id holding each URL key (a product's key is made once, when it is created), built when
+        first needed; a deleted product's key is free again."""
         if self.url_keys is None:
             self.url_keys = {
-                p.custom_attributes().get("url_key") or url_key(p.name()) for p in self.by_id.values()
+                p.custom_attributes().get("url_key") or url_key(p.name()): p.id for p in self.by_id.values()
                 if p.data["visibility"] != NOT_VISIBLE_INDIVIDUALLY}
         return self.url_keys
 
@@ -383,6 +383,8 @@ class Catalog:
             self.by_sku[new_sku] = product
         data = product.materialise()
         self._apply(product, data, body, website_id, new)
+        if new and self.url_keys is not None and data["custom_attributes"].get("url_key"):
+            self.url_keys[data["custom_attributes"]["url_key"]] = product.id
         self.touch(product)
         return product
 
