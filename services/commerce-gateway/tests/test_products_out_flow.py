@@ -178,6 +178,10 @@ async def test_catalogue_out_one_product_per_sku_and_one_answer_per_request(
                 == []
             assert (await api.get(f"/products/requests/{uuid.uuid4()}", headers=auth_headers("read"))).status_code \
                 == 404
+            bad = await api.post("/replay/products", json={"request_ids": ["not-an-id"]})
+            assert 400 <= bad.status_code < 500 and "request_ids" in bad.text
+            assert (await api.get("/products/requests/not-an-id", headers=auth_headers("read"))).status_code in (
+                400, 422)
 
         got = await results(topics_created, {r.event_id: 1 for r in (
             create, again, follow, lost_create, update, euro, missing, refused, nameless, unreachable)})
