@@ -4,6 +4,9 @@ commerce.shipments.v1 and commerce.orders.v1; other orders are not announced."""
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
+import hmac
 import json
 import uuid
 from decimal import Decimal
@@ -33,6 +36,8 @@ from devstack.testing import auth_headers, eventually, publish, read_topic
 from servicekit.app import Service
 
 pytestmark = pytest.mark.integration
+
+WEBHOOK_SECRET = "commerce-webhook-secret-5d21"
 
 
 def usd(amount: str) -> Money:
@@ -98,13 +103,15 @@ async def clean(pool: asyncpg.Pool) -> asyncpg.Pool:
     return pool
 
 
-def gateway(kit: Any, http: httpx.AsyncClient, bootstrap: str, database_url: str) -> Service[Settings]:
-    """The gateway creating orders, its poller waiting for a wake-up or a call (the interval is an hour)."""
+def gateway(kit: Any, http: httpx.AsyncClient, bootstrap: str, database_url: str, **over: Any) -> Service[Settings]:
+    """The gateway creating orders, its poller waiting for a wake-up or a call (the interval is an hour) and reading
+    two shipments or orders a page."""
     return build(Settings(
         kafka_bootstrap_servers=bootstrap, database_url=database_url, commerce_base_url=kit.STORE_URL,
         commerce_token=SecretStr(kit.SIM_TOKEN), catalog_sync_enabled=False, store_sync_enabled=False,
         products_out_enabled=False, commerce_max_attempts=2, commerce_retry_base_delay_s=0.01,
-        commerce_retry_max_delay_s=0.02, order_idle_s=0.05, fulfilment_sync_interval_s=3600.0), http=http)
+        commerce_retry_max_delay_s=0.02, order_idle_s=0.05, fulfilment_sync_interval_s=3600.0,
+        fulfilment_page_size=2, **over), http=http)
 
 
 async def created(pool: asyncpg.Pool, *amazon_order_ids: str) -> dict[str, str]:
@@ -158,8 +165,11 @@ async def test_each_shipment_and_cancellation_of_an_amazon_order_is_announced_on
         await commerce.ship(other_shipped)
         assert await commerce.rest("POST", f"/V1/orders/{other_cancelled}/cancel") is True
 
-        result = await poller.run_once()
-        assert (result.shipments_emitted, result.shipments_held, result.cancellations_emitted) == (1, 1, 1)
+        replica = FulfilmentSync(pool=clean, schema=kit.SCHEMA, client=service.client,  # type: ignore[attr-defined]
+                                 producer="commerce-gateway", page_size=2)
+        both = await asyncio.gather(poller.run_once(), replica.run_once())  # two replicas polling at once
+        assert sorted((r.shipments_emitted, r.cancellations_emitted) for r in both) == [(0, 0), (1, 1)]
+        assert all(r.shipments_held == 1 for r in both)
         again = await poller.run_once()  # the overlap window read again: nothing new
         assert (again.shipments_emitted, again.shipments_held, again.cancellations_emitted) == (0, 1, 0)
         assert again.shipments_read >= 3 and again.orders_read >= 2
@@ -219,7 +229,7 @@ async def test_commerce_failing_leaves_the_cursor_and_loses_nothing(
     commerce = Commerce(http, kit)
     run = uuid.uuid4().hex[:8]
     order = f"{run}-down"
-    service = gateway(kit, http, topics_created, database_url)
+    service = gateway(kit, http, topics_created, database_url, commerce_webhook_secret=SecretStr(WEBHOOK_SECRET))
     await service.start()
     try:
         poller: FulfilmentSync = service.fulfilment  # type: ignore[attr-defined]
@@ -242,8 +252,14 @@ async def test_commerce_failing_leaves_the_cursor_and_loses_nothing(
         assert (error.system, error.operation, error.code, error.attempts) == ("commerce", "GET /V1/shipments",
                                                                                 "503", 2)
 
-        # The service kept running; a webhook's wake-up polls again and the shipment is announced.
-        poller.wake()
+        # The service kept running; Commerce's shipment push wakes the poller, and the shipment is announced.
+        record = (await http.get(f"{kit.SIM_BASE}/_sim/shipments/{shipment}")).json()
+        raw = json.dumps({"entity": "shipment", "event": "created", "shipment": record}).encode()
+        async with httpx.AsyncClient(base_url="http://gw", transport=httpx.ASGITransport(app=service.asgi())) as api:
+            r = await api.post("/webhooks/commerce", content=raw, headers={
+                "Content-Type": "application/json", "X-Magento-Webhook-Entity": "shipment",
+                "X-Magento-Webhook-Signature": hmac.new(WEBHOOK_SECRET.encode(), raw, hashlib.sha256).hexdigest()})
+            assert r.status_code == 202 and r.json()["handled"] is True, r.text
 
         async def polled() -> bool:  # the cursor moves once the pass has recorded the shipments it read
             return bool(await clean.fetchval("SELECT count(*) FROM fulfilment_cursors WHERE feed = 'shipments'"))

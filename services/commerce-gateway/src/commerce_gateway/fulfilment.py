@@ -28,6 +28,7 @@ import asyncpg
 from fastapi import APIRouter, Query
 from prometheus_client import Counter
 
+from commerce_gateway import webhooks
 from commerce_gateway.client import CommerceCallFailed, CommerceClient
 from commerce_gateway.domain import fulfilment as domain
 from commerce_gateway.domain import paging
@@ -352,13 +353,16 @@ def _json_row(row: asyncpg.Record) -> Json:
 
 
 def attach(service: Service[Any], sync: FulfilmentSync, *, interval_s: float) -> None:
-    """Poll at start and every `interval_s` in the background (sooner on `wake()`); `GET /shipments` reads what was
-    announced."""
+    """Poll at start and every `interval_s` in the background, and at once when Commerce pushes an order or a
+    shipment (`POST /webhooks/commerce`); `GET /shipments` reads what was announced."""
     async def run() -> None:
         sync.pool = service.pool
         await sync.run_forever(interval_s)
 
     service.background("fulfilment-sync", run)
+    registry = webhooks.handlers(service)
+    for entity in ("order", "shipment"):
+        registry.register(entity, sync.handle_webhook)
     service.include_router(_router(service))
     service.fulfilment = sync  # type: ignore[attr-defined]
 
