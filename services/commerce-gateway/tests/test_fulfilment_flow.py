@@ -9,6 +9,7 @@ import hashlib
 import hmac
 import json
 import uuid
+from collections.abc import AsyncIterator
 from decimal import Decimal
 from typing import Any
 
@@ -98,9 +99,13 @@ class Commerce:
 
 
 @pytest.fixture
-async def clean(pool: asyncpg.Pool) -> asyncpg.Pool:
-    await pool.execute("TRUNCATE order_requests, fulfilment_cursors, fulfilment_shipments, fulfilment_cancellations")
-    return pool
+async def clean(pool: asyncpg.Pool) -> AsyncIterator[asyncpg.Pool]:
+    """No request, cursor or dedupe row before the test, and none left for the next (a gateway it starts would
+    otherwise poll for the orders of this one)."""
+    tables = "order_requests, fulfilment_cursors, fulfilment_shipments, fulfilment_cancellations"
+    await pool.execute(f"TRUNCATE {tables}")
+    yield pool
+    await pool.execute(f"TRUNCATE {tables}")
 
 
 def gateway(kit: Any, http: httpx.AsyncClient, bootstrap: str, database_url: str, **over: Any) -> Service[Settings]:
