@@ -107,3 +107,13 @@ def test_fields_are_read_as_magento_reads_them(text: str, tree: dict | None) -> 
 async def test_a_fields_filter_magento_cannot_read_answers_an_empty_list(sim: Client) -> None:
     body = (await sim.call("GET", "/V1/products", params={"searchCriteria": "", "fields": "items[sku"})).json()
     assert body == []
+
+
+async def test_a_deleted_product_frees_its_url_key_for_a_new_one(sim: Client) -> None:
+    first = await sim.call("POST", "/V1/products", json={"product": {"sku": "NEW-1", "name": "Brand new bag",
+                                                                     "price": 10, "attribute_set_id": 15}})
+    assert first.status_code == 200, first.text  # the store's URL keys are known from here on
+    assert (await sim.call("DELETE", "/V1/products/24-MB01")).status_code == 200
+    again = await sim.call("POST", "/V1/products", json={"product": {"sku": "24-MB01-NEW", "name": "Joust Duffle Bag",
+                                                                     "price": 34, "attribute_set_id": 15}})
+    assert again.status_code == 200, again.text
