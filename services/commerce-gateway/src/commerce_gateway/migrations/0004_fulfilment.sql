@@ -39,3 +39,7 @@ CREATE TABLE IF NOT EXISTS fulfilment_cancellations (
 );
 
 CREATE INDEX IF NOT EXISTS fulfilment_cancellations_order ON fulfilment_cancellations (amazon_order_id);
+
+-- Shipments and cancelled orders are matched to the requests by the Commerce order id they became.
+CREATE INDEX IF NOT EXISTS order_requests_commerce_order ON order_requests (commerce_order_id)
+    WHERE commerce_order_id IS NOT NULL;
