@@ -200,6 +200,7 @@ async def test_each_shipment_and_cancellation_of_an_amazon_order_is_announced_on
                 (first, "emitted", "1ZFIRST"), (rest, "emitted", "FX-SECOND")]
             r = await api.get("/shipments", params={"amazon_order_id": cancelled})
             assert r.json()["cancellation"]["commerce_order_id"] == ids[cancelled]
+            assert (await api.get("/shipments", params={"amazon_order_id": f"{run}-other-1"})).status_code == 404
             r = await api.get("/shipments")
             assert r.status_code in (400, 422) and "amazon_order_id" in r.text
             assert (await api.get("/shipments", params={"amazon_order_id": parts},

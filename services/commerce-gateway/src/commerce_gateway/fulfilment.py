@@ -324,8 +324,11 @@ class FulfilmentSync:
 # ---------------------------------------------------------------- reading
 
 
-async def order_fulfilment(pool: asyncpg.Pool, amazon_order_id: str) -> Json:
-    """What Commerce shipped and cancelled of one Amazon order, as announced (or held)."""
+async def order_fulfilment(pool: asyncpg.Pool, amazon_order_id: str) -> Json | None:
+    """What Commerce shipped and cancelled of one Amazon order, as announced (or held); None when the gateway was
+    never asked for the order."""
+    if not await pool.fetchval("SELECT true FROM order_requests WHERE amazon_order_id = $1", amazon_order_id):
+        return None
     shipments = await pool.fetch(
         "SELECT commerce_shipment_id, commerce_order_id, status, event_id, carrier_code, carrier_name, "
         "tracking_number, items, shipped_at, first_seen_at, updated_at FROM fulfilment_shipments "
@@ -376,6 +379,9 @@ def _router(service: Service[Any]) -> APIRouter:
         track, or unmapped) and its cancellation, as the gateway announced them."""
         if service.pool is None:
             raise ProblemError(503, "the service has not started")
-        return await order_fulfilment(service.pool, amazon_order_id)
+        found = await order_fulfilment(service.pool, amazon_order_id)
+        if found is None:
+            raise ProblemError(404, f"no request for Amazon order {amazon_order_id}")
+        return found
 
     return router
