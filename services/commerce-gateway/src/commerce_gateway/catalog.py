@@ -2,9 +2,9 @@
 
 Full import: pages in entity_id order, each page's events written to the outbox in the transaction that
 stores the next page in `catalog_imports`, so an interrupted import continues from the next page and
-neither skips nor repeats one. It stops on total_count (Commerce answers a page past the end with the
-last page again). A call failing for good writes a CommunicationError, marks the import failed (it resumes
-from the same page) and raises `ImportFailed`.
+neither skips nor repeats one; the next page is read while one is written. It stops on total_count
+(Commerce answers a page past the end with the last page again). A call failing for good writes a
+CommunicationError, marks the import failed (it resumes from the same page) and raises `ImportFailed`.
 
 Incremental sync: products whose updated_at is after the cursor in `catalog_cursors` less an overlap
 window, in entity_id order; a product emits only when its content hash (`product_hashes`) changed, and the
@@ -224,20 +224,32 @@ class CatalogImport(Catalog):
         except CommerceCallFailed as exc:
             state = await self._fail(state, exc.fields)
             raise ImportFailed(exc.fields, state) from exc
-        while True:
-            try:
-                page = await self.client.search_products(page=state.next_page, page_size=state.page_size)
-            except CommerceCallFailed as exc:
-                state = await self._fail(state, exc.fields)
-                raise ImportFailed(exc.fields, state) from exc
-            state = await self._write_page(state, page, currency, parents)
-            await self._committed()
-            if on_progress:
-                on_progress(state)
-            if state.status == "done":
-                log.info("catalog_import_done", store_code=self.store_code, imported=state.imported,
-                         skipped=state.skipped, total=state.total)
-                return state
+        reading = self._read(state.next_page, state.page_size)
+        try:
+            while True:
+                try:
+                    page = await reading
+                except CommerceCallFailed as exc:
+                    state = await self._fail(state, exc.fields)
+                    raise ImportFailed(exc.fields, state) from exc
+                if not paging.is_last(state.next_page, page["total_count"], state.page_size):
+                    reading = self._read(state.next_page + 1, state.page_size)  # while this page is written
+                state = await self._write_page(state, page, currency, parents)
+                await self._committed()
+                if on_progress:
+                    on_progress(state)
+                if state.status == "done":
+                    log.info("catalog_import_done", store_code=self.store_code, imported=state.imported,
+                             skipped=state.skipped, total=state.total)
+                    return state
+        finally:
+            if not reading.done():
+                reading.cancel()
+            elif not reading.cancelled():
+                reading.exception()  # a read ahead that failed while a page could not be written: retried on resume
+
+    def _read(self, page: int, page_size: int) -> asyncio.Task[Json]:
+        return asyncio.create_task(self.client.search_products(page=page, page_size=page_size))
 
     async def _write_page(self, state: Progress, page: Json, currency: str, parents: dict[int, str]) -> Progress:
         total = page["total_count"]
