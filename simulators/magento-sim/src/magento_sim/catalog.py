@@ -318,13 +318,20 @@ class Catalog:
         """The page of products the criteria select, and how many match in all.
 
         Unfiltered pages in entity_id order (how a catalogue is read in full) are sliced from `by_id`, which
-        holds products in id order (ids only grow), instead of sorting the whole catalogue for every page."""
-        if (not criteria.groups and criteria.page_size
-                and all(f == "entity_id" and d.upper() == "ASC" for f, d in criteria.sort)):
+        holds products in id order (ids only grow), instead of sorting the whole catalogue for every page; pages
+        of one product type in entity_id order (how the configurable parents are read) compare the type alone."""
+        in_id_order = all(f == "entity_id" and d.upper() == "ASC" for f, d in criteria.sort)
+        if not criteria.groups and criteria.page_size and in_id_order:
             total = len(self.by_id)
             pages = max(1, -(-total // criteria.page_size))
             start = (min(max(1, criteria.current_page or 1), pages) - 1) * criteria.page_size
             return list(itertools.islice(self.by_id.values(), start, start + criteria.page_size)), total
+        type_id = _type_wanted(criteria)
+        if type_id is not None and in_id_order:
+            of_type = [p for p in self.by_id.values()
+                       if p.data.get("type_id") is not None and str(p.data["type_id"]).casefold() == type_id]
+            return select(of_type, Criteria(page_size=criteria.page_size, current_page=criteria.current_page),
+                          lambda p, name: None)
         return select(self.by_id.values(), criteria, lambda p, name: self.value(p, name, website_id))
 
     # --- writing ------------------------------------------------------------------------------------------------
@@ -471,6 +478,16 @@ class Catalog:
         product.updated_at = magento_time(self.clock())
         for listener in self.listeners:
             listener(product)
+
+
+def _type_wanted(criteria: Criteria) -> str | None:
+    """The type (casefolded) when the criteria's only filter is `type_id eq <a type name>`; what `matcher`
+    compares then is the casefolded text of each product's type_id."""
+    if len(criteria.groups) == 1 and len(criteria.groups[0]) == 1:
+        name, wanted, condition = criteria.groups[0][0]
+        if name == "type_id" and condition == "eq" and _number(wanted) is None:
+            return wanted.casefold()
+    return None
 
 
 def select(records: Iterable[T], criteria: Criteria, value: Callable[[T, str], Any]) -> tuple[list[T], int]:
