@@ -12,6 +12,7 @@ import json
 import random
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 import asyncpg
@@ -106,6 +107,16 @@ async def test_a_pushed_change_is_one_product_changed_and_the_same_push_again_no
     calls = stack.sim.state.sim.calls
     assert calls["GetV1DirectoryCurrency"]["calls"] == 1  # the base currency read once for every push
     assert calls["GetV1Products"]["calls"] == 1  # the configurables, for the children's parent
+
+
+async def test_a_push_is_read_again_through_the_store_view_so_a_stale_body_changes_nothing(stack: Stack) -> None:
+    product = (await stack.commerce.get("/V1/products/24-MB04")).json()
+    r = await stack.post(json.dumps({**product, "price": 1.0, "updated_at": "2020-01-01 00:00:00"}).encode())
+    assert r.status_code == 200 and r.json()["emitted"] == 1
+    [event] = await stack.events()
+    assert event.price.amount == Decimal(str(product["price"])) and event.updated_at.year > 2020
+    gone = await stack.post(json.dumps({**PRODUCT, "sku": "NO-SUCH-SKU"}).encode())
+    assert gone.status_code == 200 and gone.json()["emitted"] == 0
 
 
 async def test_a_child_carries_its_configurable_parent_and_a_configurable_emits_nothing(stack: Stack) -> None:

@@ -5,9 +5,11 @@ The sender signs the raw body: `X-Magento-Webhook-Signature` is its hex HMAC-SHA
 mounted only when a secret is set. `X-Magento-Webhook-Entity` names what changed (bodies in
 `domain/webhooks.py`):
 
-- a product saved goes the incremental sync's way (`Catalog.write_changed`): one ProductChanged when what its
-  event says differs from `product_hashes`, none when it does not. A configurable emits nothing itself; what
-  it says about its children (their parent SKU) is kept for theirs;
+- a product saved names the product: it is read again through the gateway's store view
+  (`GET /V1/products/{sku}`), as the incremental sync reads it, so a push rendered in another scope or
+  delivered late never disagrees with the sync, and goes the sync's way (`Catalog.write_changed`): one
+  ProductChanged when what its event says differs from `product_hashes`, none when it does not. A
+  configurable emits nothing itself; what it says about its children (their parent SKU) is kept for theirs;
 - a product deleted: one ProductChanged with status `deleted` if it had been emitted (`deletions.py`);
 - an order or shipment goes to the handler registered for its entity (`handlers(service).register`); with
   none, it is accepted and ignored.
@@ -104,7 +106,14 @@ class ProductPushes:
                 self._read_at = time.monotonic()
             return self._parents
 
-    async def saved(self, item: Json) -> int:
+    async def saved(self, pushed: Json) -> int:
+        catalog = self.catalog()
+        try:
+            item = await catalog.client.get_product(pushed["sku"])
+        except CommerceCallFailed as exc:
+            if exc.status == 404:
+                return 0  # deleted since: its deletion is pushed too
+            raise
         parents = await self.parents()
         if item.get("type_id") == CONFIGURABLE:
             children = set(configurable_children(item))
@@ -113,7 +122,6 @@ class ProductPushes:
             for child in children:
                 parents[child] = item["sku"]
             return 0
-        catalog = self.catalog()
         return await catalog.write_changed([item], await catalog.base_currency(), parents)
 
     async def deleted(self, item: Json) -> int:
