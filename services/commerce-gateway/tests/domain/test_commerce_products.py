@@ -7,6 +7,8 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from commerce_gateway.domain.products import (
     NotImportable,
@@ -127,3 +129,33 @@ def test_commerce_times() -> None:
     assert commerce_time("2024-03-07 11:30:00") == datetime(2024, 3, 7, 11, 30, tzinfo=UTC)
     assert commerce_time("2024-03-07") == datetime(2024, 3, 7, tzinfo=UTC)
     assert commerce_time("") is None and commerce_time(None) is None and commerce_time("soon") is None
+
+
+def _by_strptime(value: object) -> datetime | None:
+    """Every Commerce time read the general way (strptime, then ISO 8601), as the fast path must agree with."""
+    if not isinstance(value, str) or not value.strip():
+        return None
+    text = value.strip().replace("T", " ")
+    for pattern in ("%Y-%m-%d %H:%M:%S", "%Y-%m-%d"):
+        try:
+            return datetime.strptime(text[:19] if pattern.endswith("%S") else text[:10], pattern).replace(tzinfo=UTC)
+        except ValueError:
+            continue
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+_digits = st.text(alphabet="0123456789", min_size=1, max_size=4)
+
+
+@given(st.one_of(
+    st.datetimes(min_value=datetime(1, 1, 1)).map(lambda d: d.strftime("%Y-%m-%d %H:%M:%S")),
+    st.tuples(_digits, _digits, _digits, _digits, _digits, _digits, st.sampled_from([" ", "T"]),
+              st.sampled_from(["", ".5", "Z", "+02:00", " extra"])).map(
+        lambda p: f"{p[0]:>04}-{p[1]}-{p[2]}{p[6]}{p[3]}:{p[4]}:{p[5]}{p[7]}"),
+    st.text(alphabet="0123456789-: T.Z+", max_size=25)))
+def test_commerce_time_reads_every_text_as_strptime_would(text: str) -> None:
+    assert commerce_time(text) == _by_strptime(text)

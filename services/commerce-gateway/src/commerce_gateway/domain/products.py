@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -47,11 +48,20 @@ def money(value: Any, currency: str) -> Money | None:
     return None if amount is None else Money(amount=amount, currency=currency)
 
 
+_STAMP = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2}")
+
+
 def commerce_time(value: Any) -> datetime | None:
     """Commerce's "YYYY-MM-DD HH:MM:SS" (UTC, no zone) or "YYYY-MM-DD", as an aware datetime."""
     if not isinstance(value, str) or not value.strip():
         return None
     text = value.strip().replace("T", " ")
+    if _STAMP.match(text):  # what Commerce sends, parsed without strptime's cost
+        try:
+            return datetime(int(text[:4]), int(text[5:7]), int(text[8:10]), int(text[11:13]), int(text[14:16]),
+                            int(text[17:19]), tzinfo=UTC)
+        except ValueError:
+            pass
     for pattern in ("%Y-%m-%d %H:%M:%S", "%Y-%m-%d"):
         try:
             return datetime.strptime(text[:19] if pattern.endswith("%S") else text[:10], pattern).replace(tzinfo=UTC)
