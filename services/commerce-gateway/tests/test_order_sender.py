@@ -1,10 +1,9 @@
-"""The order sender against a small Commerce stand-in and real PostgreSQL: one order per Amazon order, whatever
-is repeated, lost or refused."""
+"""The order sender against magento-sim in process and real PostgreSQL: one order per Amazon order, whatever
+is repeated, lost or refused. Every request the sender makes is checked against the published 2.4.8 model."""
 
 from __future__ import annotations
 
 import asyncio
-import json
 import random
 from collections.abc import AsyncIterator
 from datetime import timedelta
@@ -16,6 +15,7 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
+import magento_sim
 from commerce_gateway import orders
 from commerce_gateway.client import CommerceClient
 from commerce_gateway.domain.retry import RetryPolicy
@@ -34,56 +34,72 @@ from servicekit import Tx
 
 pytestmark = pytest.mark.integration
 
-BASE = "http://commerce.test/rest/default"
+TOKEN = "order-sender-token-5c2e"
+SIM = "http://commerce.test"
+BASE = f"{SIM}/rest/default"
+OUT_OF_STOCK = "Not all of your products are available in the requested quantity."
+
+
+class AnswerLostAsTransportError(httpx.AsyncBaseTransport):
+    """In process, a connection the simulator breaks mid-answer surfaces as the app's exception; over a socket it is
+    a read error, which is what the sender sees here too."""
+
+    def __init__(self, inner: httpx.AsyncBaseTransport) -> None:
+        self.inner = inner
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        try:
+            response = await self.inner.handle_async_request(request)
+            await response.aread()
+            return response
+        except ConnectionError as exc:
+            raise httpx.ReadError(str(exc), request=request) from exc
 
 
 class Commerce:
-    """Orders, customers and store views as `POST /V1/orders` and friends keep them; faults on demand."""
+    """magento-sim (the Luma catalogue, stock 100 a product) behind a switch that takes it down, and what a test
+    looks at: its orders, customers and calls."""
 
-    def __init__(self) -> None:
-        self.orders: list[dict[str, Any]] = []
-        self.customers: list[dict[str, Any]] = []
-        self.lose_order_answers = 0  # commit, then the answer is lost (a read timeout)
-        self.down = False
-        self.unknown_skus: set[str] = set()
-        self.posts = 0
+    def __init__(self, kit: Any) -> None:
+        app = magento_sim.create_app(magento_sim.SimConfig(token=TOKEN))
+        self.faulty = kit.Faulty(AnswerLostAsTransportError(httpx.ASGITransport(app=app)))
+        self.checked = kit.ModelCheck(self.faulty)
+        self.http = httpx.AsyncClient(transport=self.checked, base_url=SIM)
 
-    async def __call__(self, request: httpx.Request) -> httpx.Response:
-        if self.down:
-            return httpx.Response(503, json={"message": "Service temporarily unavailable."})
-        path, q = request.url.path.removeprefix("/rest/default"), request.url.params
-        if request.method == "GET" and path == "/V1/store/storeViews":
-            return httpx.Response(200, json=[{"id": 0, "code": "admin", "website_id": 0},
-                                             {"id": 1, "code": "default", "website_id": 1}])
-        if request.method == "GET" and path in ("/V1/orders", "/V1/customers/search"):
-            field = q["searchCriteria[filterGroups][0][filters][0][field]"]
-            value = q["searchCriteria[filterGroups][0][filters][0][value]"]
-            rows = self.orders if path == "/V1/orders" else self.customers
-            items = [r for r in rows if str(r.get(field, "")).lower() == value.lower()]
-            return httpx.Response(200, json={"items": items, "total_count": len(items)})
-        if request.method == "POST" and path == "/V1/orders":
-            self.posts += 1
-            entity = json.loads(request.content)["entity"]
-            missing = [i["sku"] for i in entity["items"] if i["sku"] in self.unknown_skus]
-            if missing:
-                return httpx.Response(400, json={"message": "The product \"%1\" doesn't exist.",
-                                                 "parameters": [missing[0]]})
-            n = len(self.orders) + 1
-            self.orders.append({**entity, "entity_id": n, "increment_id": f"{n:09d}"})
-            if self.lose_order_answers:
-                self.lose_order_answers -= 1
-                raise httpx.ReadTimeout("timed out", request=request)
-            return httpx.Response(200, json=self.orders[-1])
-        if request.method == "POST" and path == "/V1/customers":
-            await asyncio.sleep(0.01)
-            customer = json.loads(request.content)["customer"]
-            if any(c["email"] == customer["email"] and c["website_id"] == customer["website_id"]
-                   for c in self.customers):
-                return httpx.Response(400, json={
-                    "message": "A customer with the same email address already exists in an associated website."})
-            self.customers.append({**customer, "id": len(self.customers) + 1})
-            return httpx.Response(200, json=self.customers[-1])
-        return httpx.Response(404, json={"message": "Request does not match any route."})
+    @property
+    def down(self) -> bool:
+        return bool(self.faulty.down)
+
+    @down.setter
+    def down(self, value: bool) -> None:
+        self.faulty.down = value
+
+    async def sim(self, method: str, path: str, **kwargs: Any) -> Any:
+        response = await self.http.request(method, path, **kwargs)
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    async def lose_order_answers(self) -> None:
+        """Every order is created and its answer lost (the connection breaks mid-answer)."""
+        await self.sim("POST", "/_sim/faults", json={"operations": ["PostV1Orders"], "timeout_after_commit_rate": 1.0})
+
+    async def orders(self) -> list[dict[str, Any]]:
+        return list(await self.sim("GET", "/_sim/orders"))
+
+    async def customers(self) -> int:
+        return int((await self.sim("GET", "/_sim/stats"))["customers"])
+
+    async def posts(self) -> int:
+        return int((await self.sim("GET", "/_sim/stats"))["operations"].get("PostV1Orders", {}).get("calls", 0))
+
+
+@pytest.fixture
+async def commerce(kit: Any) -> AsyncIterator[Commerce]:
+    c = Commerce(kit)
+    async with c.http:
+        yield c
+    assert not c.checked.problems, "requests the published model refuses:\n" + "\n".join(
+        dict.fromkeys(c.checked.problems))
 
 
 def usd(amount: str) -> Money:
@@ -109,8 +125,7 @@ async def orders_pool(pool: asyncpg.Pool) -> AsyncIterator[asyncpg.Pool]:
 
 
 def sender(pool: asyncpg.Pool, commerce: Commerce, attempts: int = 3) -> orders.OrderSender:
-    http = httpx.AsyncClient(transport=httpx.MockTransport(commerce))
-    client = CommerceClient(BASE, SecretStr("order-sender-token-5c2e"), http=http, rng=random.Random(3),
+    client = CommerceClient(BASE, SecretStr(TOKEN), http=commerce.http, rng=random.Random(3),
                             retry=RetryPolicy(attempts, 0.001, 0.005))
     return orders.OrderSender(pool=pool, schema=pool_schema(), producer="commerce-gateway", client=client)
 
@@ -137,37 +152,39 @@ async def drain(s: orders.OrderSender) -> None:
         pass
 
 
-async def test_a_repeated_request_makes_one_order_and_one_answer(orders_pool: asyncpg.Pool) -> None:
-    commerce = Commerce()
+async def test_a_repeated_request_makes_one_order_and_one_answer(orders_pool: asyncpg.Pool,
+                                                                  commerce: Commerce) -> None:
     first = requested("111-0000000-0000001")
     again = requested("111-0000000-0000001")
     await consume(orders_pool, first, again)
     await drain(sender(orders_pool, commerce))
     await consume(orders_pool, requested("111-0000000-0000001"))  # after it was done
     await drain(sender(orders_pool, commerce))
-    assert len(commerce.orders) == 1 and commerce.orders[0]["ext_order_id"] == "111-0000000-0000001"
+    [made] = await commerce.orders()
+    assert made["ext_order_id"] == "111-0000000-0000001" and await commerce.posts() == 1
     [answer] = await answers(orders_pool)
     assert isinstance(answer, CommerceOrderCreated) and answer.created
-    assert (answer.commerce_order_id, answer.increment_id) == ("1", "000000001")
+    assert (answer.commerce_order_id, answer.increment_id) == (str(made["entity_id"]), made["increment_id"])
     assert answer.causation_id == first.event_id
     state = await orders.request_state(orders_pool, "111-0000000-0000001")
     assert state is not None and (state["status"], state["outcome"], state["duplicates"]) == ("done", "created", 2)
 
 
-async def test_a_lost_answer_after_commerce_committed_is_found_not_repeated(orders_pool: asyncpg.Pool) -> None:
-    commerce = Commerce()
-    commerce.lose_order_answers = 1
+async def test_a_lost_answer_after_commerce_committed_is_found_not_repeated(orders_pool: asyncpg.Pool,
+                                                                           commerce: Commerce) -> None:
+    await commerce.lose_order_answers()
     await consume(orders_pool, requested("111-0000000-0000002"))
     await drain(sender(orders_pool, commerce))
-    assert len(commerce.orders) == 1 and commerce.posts == 1
+    [made] = await commerce.orders()
+    assert await commerce.posts() == 1
     [answer] = await answers(orders_pool)
-    assert isinstance(answer, CommerceOrderCreated) and answer.commerce_order_id == "1"
+    assert isinstance(answer, CommerceOrderCreated) and answer.commerce_order_id == str(made["entity_id"])
     state = await orders.request_state(orders_pool, "111-0000000-0000002")
     assert state is not None and state["outcome"] == "found"
 
 
-async def test_a_sender_that_died_mid_request_leaves_no_second_order(orders_pool: asyncpg.Pool) -> None:
-    commerce = Commerce()
+async def test_a_sender_that_died_mid_request_leaves_no_second_order(orders_pool: asyncpg.Pool,
+                                                                    commerce: Commerce) -> None:
     await consume(orders_pool, requested("111-0000000-0000003"))
     s = sender(orders_pool, commerce)
     # Claimed, the order made in Commerce, then the sender is gone before it records anything.
@@ -175,52 +192,54 @@ async def test_a_sender_that_died_mid_request_leaves_no_second_order(orders_pool
                               "claimed_until = now() - interval '1 second'")
     request = requested("111-0000000-0000003")
     await s.create(request)
-    assert len(commerce.orders) == 1
+    [made] = await commerce.orders()
     await drain(s)  # the expired claim is taken over; the order is found
-    assert len(commerce.orders) == 1
+    assert len(await commerce.orders()) == 1 and await commerce.posts() == 1
     [answer] = await answers(orders_pool)
-    assert isinstance(answer, CommerceOrderCreated) and answer.commerce_order_id == "1"
+    assert isinstance(answer, CommerceOrderCreated) and answer.commerce_order_id == str(made["entity_id"])
 
 
-async def test_one_customer_for_two_orders_with_one_email(orders_pool: asyncpg.Pool) -> None:
-    commerce = Commerce()
+async def test_one_customer_for_two_orders_with_one_email(orders_pool: asyncpg.Pool, commerce: Commerce) -> None:
     await consume(orders_pool, requested("111-0000000-0000004", create_customer=True),
                   requested("111-0000000-0000005", create_customer=True, customer_email="BUYER@marketplace.amazon.com"),
                   requested("111-0000000-0000006"))
     await drain(sender(orders_pool, commerce))
-    assert len(commerce.customers) == 1
-    by_id = {o["ext_order_id"]: o for o in commerce.orders}
-    assert by_id["111-0000000-0000004"]["customer_id"] == by_id["111-0000000-0000005"]["customer_id"] == 1
-    assert by_id["111-0000000-0000006"]["customer_is_guest"] == 1 and "customer_id" not in by_id[
-        "111-0000000-0000006"]
+    assert await commerce.customers() == 1
+    by_id = {o["ext_order_id"]: o for o in await commerce.orders()}
+    customer_id = by_id["111-0000000-0000004"]["customer_id"]
+    assert customer_id and by_id["111-0000000-0000005"]["customer_id"] == customer_id
+    guest = by_id["111-0000000-0000006"]
+    assert guest["customer_is_guest"] == 1 and not guest.get("customer_id")
     state = await orders.request_state(orders_pool, "111-0000000-0000005")
-    assert state is not None and state["customer_id"] == "1"
+    assert state is not None and state["customer_id"] == str(customer_id)
 
 
-async def test_a_refusal_is_answered_with_commerces_message_and_replayed(orders_pool: asyncpg.Pool) -> None:
-    commerce = Commerce()
-    commerce.unknown_skus = {"24-MB01"}
-    request = requested("111-0000000-0000007")
+async def test_a_refusal_is_answered_with_commerces_message_and_replayed(orders_pool: asyncpg.Pool,
+                                                                        commerce: Commerce) -> None:
+    # more than Commerce has in stock (100)
+    request = requested("111-0000000-0000007", lines=[OrderLine(
+        order_item_id="1", sku="24-MB01", asin="B0TEST0001", quantity=150, item_price=usd("5100.00"))])
     await consume(orders_pool, request)
     s = sender(orders_pool, commerce)
     await drain(s)
     [answer] = await answers(orders_pool)
     assert isinstance(answer, CommerceOrderFailed)
-    assert answer.message == 'The product "24-MB01" doesn\'t exist.' and answer.code == "400"
+    assert answer.message == OUT_OF_STOCK and answer.code == "400"
     assert answer.operation == "POST /V1/orders" and answer.request_event_id == request.event_id
-    assert commerce.posts == 1  # a refusal is not retried
+    assert await commerce.posts() == 1  # a refusal is not retried
     state = await orders.request_state(orders_pool, "111-0000000-0000007")
     assert state is not None and (state["status"], state["outcome"]) == ("failed", "refused")
 
-    commerce.unknown_skus = set()
+    await commerce.sim("PATCH", "/_sim/products/24-MB01", json={"qty": 500})  # the warehouse restocks
     assert await orders.replay_failed(orders_pool, ["111-0000000-0000007"]) == 1
     await drain(s)
-    assert len(commerce.orders) == 1
+    [made] = await commerce.orders()
+    assert made["ext_order_id"] == "111-0000000-0000007"
     assert isinstance((await answers(orders_pool))[-1], CommerceOrderCreated)
 
 
-async def test_unreachable_commerce_is_a_communication_error_and_the_row_waits(orders_pool: asyncpg.Pool) -> None:
-    commerce = Commerce()
+async def test_unreachable_commerce_is_a_communication_error_and_the_row_waits(orders_pool: asyncpg.Pool,
+                                                                              commerce: Commerce) -> None:
     commerce.down = True
     request = requested("111-0000000-0000008")
     await consume(orders_pool, request, requested("111-0000000-0000009", lines=[]))
@@ -232,16 +251,15 @@ async def test_unreachable_commerce_is_a_communication_error_and_the_row_waits(o
     assert (error.code, error.attempts, error.request_ref) == ("503", 3, str(request.event_id))
     invalid = by_order["111-0000000-0000009"]
     assert isinstance(invalid, CommerceOrderFailed) and invalid.code == "InvalidOrderRequest"
-    assert await drain(s) is None and not commerce.orders  # failed rows wait
 
     commerce.down = False
+    assert await s.send_once() == 0 and await commerce.orders() == []  # failed rows wait for a replay
     assert await orders.replay_failed(orders_pool) == 2
     await drain(s)
-    assert [o["ext_order_id"] for o in commerce.orders] == ["111-0000000-0000008"]
+    assert [o["ext_order_id"] for o in await commerce.orders()] == ["111-0000000-0000008"]
 
 
-async def test_a_slow_sender_keeps_its_claim(orders_pool: asyncpg.Pool) -> None:
-    commerce = Commerce()
+async def test_a_slow_sender_keeps_its_claim(orders_pool: asyncpg.Pool, commerce: Commerce) -> None:
     await consume(orders_pool, requested("111-0000000-0000010"))
     slow = sender(orders_pool, commerce)
     slow.lease = timedelta(seconds=0.3)
@@ -257,4 +275,4 @@ async def test_a_slow_sender_keeps_its_claim(orders_pool: asyncpg.Pool) -> None:
     assert await sender(orders_pool, commerce).send_once() == 0
     gate.set()
     assert await working == 1
-    assert len(commerce.orders) == 1 and len(await answers(orders_pool)) == 1
+    assert len(await commerce.orders()) == 1 and len(await answers(orders_pool)) == 1
