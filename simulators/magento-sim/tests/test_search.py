@@ -150,3 +150,20 @@ def test_pages_of_one_type_in_id_order_are_the_generic_selection(type_id: str, p
         assert total == slow_total
         assert [p.id for p in fast] == [p.id for p in slow]
         assert (total > 0) == (type_id != "nothing")
+
+
+def test_an_answer_is_the_json_starlette_would_write() -> None:
+    """Answers are rendered by pydantic-core: byte for byte what JSONResponse writes, for a whole catalogue
+    page, the store structure and text beyond ASCII."""
+    from fastapi.responses import JSONResponse
+
+    from magento_sim import SimConfig, create_app, stores
+    from magento_sim.catalog import Criteria
+    from magento_sim.core import Answer
+
+    sim = create_app(SimConfig(multiply=1)).state.sim
+    page, total = sim.catalog.search(Criteria(page_size=2046, current_page=1), 1)
+    bodies = [{"items": [sim.catalog.render(p, 1) for p in page], "total_count": total},
+              stores.VIEWS, {"message": "Ünïcødé “quoted” \\ / \n\t\u2028 \x01", "parameters": [1, 2.5, None, True]}]
+    for body in bodies:
+        assert Answer(body).body == JSONResponse(body).body
