@@ -32,6 +32,14 @@ ORDERS = "/V1/orders"
 CUSTOMERS = "/V1/customers"
 CUSTOMERS_SEARCH = "/V1/customers/search"
 SHIPMENTS = "/V1/shipments"
+
+# Every Commerce operation the gateway sends, as the published 2.4.8 model names it. `send` refuses any other, and
+# the wire test drives each one against the simulator and checks request and answer against the model.
+OPERATIONS: frozenset[str] = frozenset({
+    f"GET {PRODUCTS}", f"GET {PRODUCTS}/{{sku}}", f"POST {PRODUCTS}", f"PUT {PRODUCTS}/{{sku}}",
+    f"GET {CURRENCY}", f"GET {STORE_VIEWS}", f"GET {WEBSITES}", f"GET {STORE_GROUPS}", f"GET {STORE_CONFIGS}",
+    f"GET {ORDERS}", f"POST {ORDERS}", f"GET {SHIPMENTS}", f"GET {CUSTOMERS_SEARCH}", f"POST {CUSTOMERS}",
+})
 Json = dict[str, Any]
 
 
@@ -212,6 +220,8 @@ class CommerceClient:
                    *, once: bool = False, expected: tuple[int, ...] = ()) -> Any:
         """One call with retries as for GET (none when `once`); CommerceCallFailed when they run out. A final
         answer with an `expected` status (a lookup's 404) is the caller's to handle and not logged as a failure."""
+        if operation not in OPERATIONS:
+            raise ValueError(f"{operation!r} is not one of the Commerce operations the gateway declares")
         secret = self._token.get_secret_value()
         content = json.dumps(body, default=_json_default).encode() if body is not None else None
         headers = {"Authorization": f"Bearer {secret}", "Accept": "application/json"}
