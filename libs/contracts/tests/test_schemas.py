@@ -54,6 +54,7 @@ from contracts.events import (
     ProductStatus,
     ShipmentConfirmRequested,
     ShipmentCreated,
+    StockReservationChanged,
     StoreStructureObserved,
     TierPrice,
 )
@@ -199,6 +200,10 @@ FULL: dict[type[Event], Callable[[], Event]] = {
         producer="commerce-gateway", commerce="luma", base_currency="USD", default_display_currency="USD",
         rates={"USD": Decimal("1"), "EUR": Decimal("0.9215"), "GBP": Decimal("0.7932")}, observed_at=T0,
     ),
+    StockReservationChanged: lambda: StockReservationChanged.new(
+        producer="order-import", **US, amazon_order_id="113-4567890-1234567", store_code="default",
+        reserved={"24-MB01": 2, "24-WG02": 1}, version=3,
+    ),
     ShipmentCreated: lambda: ShipmentCreated.new(
         producer="commerce-gateway", **US, amazon_order_id="113-4567890-1234567",
         commerce_shipment_id="77", carrier_code="ups", carrier_name="UPS",
@@ -297,6 +302,10 @@ MINIMAL: dict[type[Event], Callable[[], Event]] = {
     CurrencyRatesObserved: lambda: CurrencyRatesObserved.new(
         producer="commerce-gateway", base_currency="USD", default_display_currency="USD", rates={},
         observed_at=T0,
+    ),
+    StockReservationChanged: lambda: StockReservationChanged.new(
+        producer="order-import", **US, amazon_order_id="113-0000000-0000001", store_code="default",
+        reserved={}, version=1,
     ),
     ShipmentCreated: lambda: ShipmentCreated.new(
         producer="commerce-gateway", **US, amazon_order_id="113-0000000-0000001",

@@ -381,6 +381,23 @@ class CommerceOrderCancelled(Event, AccountScoped):
     cancelled_at: AwareDatetime = Field(description="Commerce updated_at of the cancellation")
 
 
+class StockReservationChanged(Event, AccountScoped):
+    """What an Amazon order holds back from Commerce's quantity now (a state, not a delta: the newest wins).
+
+    order-import reserves the quantities of a merchant-fulfilled order Commerce has no order for yet (Pending,
+    or waiting on a blocker) when the store reserves quantity for pending orders, and releases them (an empty
+    `reserved`) once Commerce has the order or the order will never be imported. Consumers subtract the sum of
+    every order's current reservation from a product's quantity.
+    """
+
+    event_type: Literal["StockReservationChanged"] = "StockReservationChanged"
+    amazon_order_id: str = Field(min_length=1)
+    store_code: str = Field(description="Commerce store view whose stock is reserved")
+    reserved: dict[str, int] = Field(description="Commerce product SKU -> quantity this order now reserves; "
+                                     "empty when it reserves nothing")
+    version: int = Field(ge=1, description="Increases with every change of this order's reservation")
+
+
 class ShipmentCreated(Event, AccountScoped):
     """Commerce shipped (part of) an Amazon order."""
 
@@ -542,6 +559,7 @@ ALL_EVENTS: tuple[type[Event], ...] = (
     CommerceOrderCreated,
     CommerceOrderFailed,
     CommerceOrderCancelled,
+    StockReservationChanged,
     ShipmentCreated,
     ShipmentConfirmRequested,
     OrderCancelRequested,

@@ -81,6 +81,7 @@ ROUTES: dict[str, Route] = {
     "CommerceOrderRequested": Route(("order-import",), ("commerce-gateway", "reporting")),
     "CommerceOrderCreated": Route(("commerce-gateway",), ("order-import", "reporting")),
     "CommerceOrderFailed": Route(("commerce-gateway",), ("order-import", "reporting")),
+    "StockReservationChanged": Route(("order-import",), ("catalog-sync",)),
     "ShipmentCreated": Route(("commerce-gateway",), ("order-import",)),
     "ShipmentConfirmRequested": Route(("order-import",), ("amazon-gateway",)),
     "OrderCancelRequested": Route(("order-import",), ("amazon-gateway",)),

@@ -105,6 +105,10 @@ COMMERCE_ORDERS = Topic(
     (ev.CommerceOrderCreated, ev.CommerceOrderFailed, ev.CommerceOrderCancelled),
     "Amazon orders in Commerce: created, refused with Commerce's message, or cancelled there",
 )
+STOCK_RESERVATIONS = Topic(
+    "orders.stock-reservations.v1", "amazon_order_id", order_key, (ev.StockReservationChanged,),
+    "Commerce quantities held back by Amazon orders not yet in Commerce",
+)
 SHIPMENTS = Topic(
     "commerce.shipments.v1", "amazon_order_id", order_key, (ev.ShipmentCreated,),
     "Shipments made in Commerce",
@@ -133,7 +137,7 @@ AUDIT = Topic(
 ALL_TOPICS: tuple[Topic, ...] = (
     PRODUCTS, PRODUCT_REQUESTS, PRODUCT_RESULTS, STORES,
     AMAZON_LISTINGS, LISTINGS, OFFERS, PRICES, COMPETITIVE_PRICES, LISTING_UPDATES, LISTING_UPDATE_RESULTS,
-    ORDERS, COMMERCE_ORDER_REQUESTS, COMMERCE_ORDERS, SHIPMENTS, SHIPMENT_CONFIRMATIONS,
+    ORDERS, COMMERCE_ORDER_REQUESTS, COMMERCE_ORDERS, STOCK_RESERVATIONS, SHIPMENTS, SHIPMENT_CONFIRMATIONS,
     ORDER_CANCELLATIONS, ORDER_ACTION_RESULTS, COMMUNICATION_ERRORS, AUDIT,
 )
 TOPICS_BY_NAME: dict[str, Topic] = {t.name: t for t in ALL_TOPICS}
