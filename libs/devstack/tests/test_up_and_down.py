@@ -37,8 +37,9 @@ def test_up_starts_everything_seeds_the_store_and_down_stops_it(topics_created, 
         assert "commerce-gateway imported 44 products as ProductChanged (2 containers skipped" in up.stdout
         assert "applied to the repricer" in up.stdout
         assert "44 demo listings on the simulator" in up.stdout
-        token = (tmp_path / "magento-sim-token").read_text().strip()
-        assert token not in up.stdout and (tmp_path / "magento-sim-token").stat().st_mode & 0o077 == 0
+        for secret in ("magento-sim-token", "magento-sim-webhook-secret"):
+            assert (tmp_path / secret).read_text().strip() not in up.stdout
+            assert (tmp_path / secret).stat().st_mode & 0o077 == 0
         # the demo key: printed, kept with owner-only access, and the only way in
         key = (tmp_path / "demo-api-key").read_text().strip()
         assert key in up.stdout and (tmp_path / "demo-api-key").stat().st_mode & 0o077 == 0
@@ -83,6 +84,15 @@ def test_up_starts_everything_seeds_the_store_and_down_stops_it(topics_created, 
             time.sleep(0.5)
         assert [(p["marketplace_id"], p["imported"]) for p in imported] == [("ATVPDKIKX0DER", 44)]
         assert all((tmp_path / "logs" / f"{name}.log").exists() for name in SERVICES)
+
+        # a product changed in Commerce: magento-sim's signed webhook -> commerce-gateway -> catalog-sync -> reporting
+        changed = httpx.patch(f"http://127.0.0.1:{8120 + offset}/_sim/products/24-WB04", json={"qty": 42}, timeout=5)
+        assert changed.status_code == 200, changed.text
+        listing = f"http://127.0.0.1:{SERVICES['reporting'][1] + offset}/listings/demo-seller/ATVPDKIKX0DER/24-WB04"
+        deadline = time.monotonic() + 30  # well inside the incremental sync's 300 s
+        while httpx.get(listing, headers=auth, timeout=5).json()["quantity"] != 42:
+            assert time.monotonic() < deadline, "the change did not reach the listing"
+            time.sleep(0.3)
 
         # `devstack seed` runs the seeding again: a new catalogue import from the start
         first_run = httpx.get(f"{commerce_gateway}/import/catalog", headers=auth, timeout=5).json()["run_id"]

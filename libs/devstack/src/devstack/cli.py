@@ -37,6 +37,7 @@ def _state_path() -> Path:
 DEMO_KEY = "demo-api-key"
 KEYS_FILE = "api-keys.json"
 COMMERCE_TOKEN = "magento-sim-token"
+COMMERCE_WEBHOOK_SECRET = "magento-sim-webhook-secret"
 
 
 def api_keys(run_dir: Path) -> tuple[str, str]:
@@ -59,14 +60,15 @@ def api_keys(run_dir: Path) -> tuple[str, str]:
     return demo_key, push_key
 
 
-def commerce_token(run_dir: Path) -> str:
-    """A fresh integration token for magento-sim and commerce-gateway, in `.run/magento-sim-token` (owner only)."""
-    token = secrets.token_urlsafe(24)
-    path = run_dir / COMMERCE_TOKEN
+def new_secret(run_dir: Path, name: str) -> str:
+    """A fresh secret in `.run/<name>`, readable by its owner only: the integration token magento-sim and
+    commerce-gateway share, and the secret that signs magento-sim's webhooks."""
+    secret = secrets.token_urlsafe(24)
+    path = run_dir / name
     path.unlink(missing_ok=True)
     path.touch(mode=0o600)
-    path.write_text(token + "\n")
-    return token
+    path.write_text(secret + "\n")
+    return secret
 
 
 def up(seed: bool) -> int:
@@ -128,18 +130,20 @@ def up(seed: bool) -> int:
     urls = {name: f"http://127.0.0.1:{port + PORT_OFFSET}" for name, (_, port) in SERVICES.items()}
     commerce_env: dict[str, str] = {}
     if not os.environ.get("COMMERCE_BASE_URL"):
-        # No real Commerce configured: magento-sim stands in with the Luma gear shelf; commerce-gateway reads it.
+        # No real Commerce configured: magento-sim stands in with the Luma gear shelf; commerce-gateway reads it
+        # and takes its signed webhooks, so a product changed in the simulator reaches its listings at once.
         urls["magento-sim"] = f"http://127.0.0.1:{COMMERCE_SIM_PORT + PORT_OFFSET}"
-        token = commerce_token(RUN_DIR)
+        webhook_url = f"{urls['commerce-gateway']}/webhooks/commerce"
         commerce = ProcessSpec("magento-sim", [sys.executable, "-m", "magento_sim",
                                                "--port", str(COMMERCE_SIM_PORT + PORT_OFFSET),
-                                               "--catalog", demo.COMMERCE_CATALOG],
-                               env={"MAGENTO_SIM_TOKEN": token}, ready_url=f"{urls['magento-sim']}/readyz")
+                                               "--catalog", demo.COMMERCE_CATALOG, "--webhook-url", webhook_url],
+                               env={"MAGENTO_SIM_TOKEN": new_secret(RUN_DIR, COMMERCE_TOKEN),
+                                    "MAGENTO_SIM_WEBHOOK_SECRET": new_secret(RUN_DIR, COMMERCE_WEBHOOK_SECRET)},
+                               ready_url=f"{urls['magento-sim']}/readyz")
         started.append((commerce, sup.start(commerce)))
-        # A product changed in the simulator (PATCH /_sim/products/{sku}) reaches its listings within seconds.
         commerce_env = {"COMMERCE_BASE_URL": f"{urls['magento-sim']}/rest/{demo.COMMERCE_STORE}",
                         "COMMERCE_TOKEN_FILE": str(RUN_DIR / COMMERCE_TOKEN),
-                        "CATALOG_SYNC_INTERVAL_S": str(demo.CATALOG_SYNC_INTERVAL_S)}
+                        "COMMERCE_WEBHOOK_SECRET_FILE": str(RUN_DIR / COMMERCE_WEBHOOK_SECRET)}
     if simulator_url:
         urls["amazon-sim"] = simulator_url
     state["urls"] = json.dumps(urls)
@@ -160,7 +164,8 @@ def up(seed: bool) -> int:
         print(f"  {name:<17} {urls[name]}")
     if "magento-sim" in urls:
         print(f"  {'magento-sim':<17} {urls['magento-sim']}  (Commerce 2.4.8 REST simulator, the Luma "
-              f"{demo.COMMERCE_CATALOG} shelf; token in {RUN_DIR / COMMERCE_TOKEN}; state at /_sim)")
+              f"{demo.COMMERCE_CATALOG} shelf; token in {RUN_DIR / COMMERCE_TOKEN}; state at /_sim;\n"
+              f"  {'':<17} webhooks signed to {urls['commerce-gateway']}/webhooks/commerce)")
     if simulator_url:
         print(f"  {'amazon-sim':<17} {simulator_url}  (SP-API simulator; state at /_sim/listings/"
               f"{demo.DEMO_SELLER})")

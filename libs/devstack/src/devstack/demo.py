@@ -19,7 +19,6 @@ import httpx
 # market of its own, and amazon-gateway's listing import (searchListingsItems reaches 1,000 SKUs) sees them all.
 COMMERCE_CATALOG = "gear"
 COMMERCE_STORE = "default"
-CATALOG_SYNC_INTERVAL_S = 10.0  # commerce-gateway's incremental sync in the demo (300 s by default)
 SELLABLE_TYPES = ("simple", "virtual", "downloadable", "giftcard")  # what commerce-gateway emits a product for
 
 
