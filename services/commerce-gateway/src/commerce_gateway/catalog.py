@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -26,6 +26,7 @@ from commerce_gateway.client import CommerceCallFailed, CommerceClient
 from commerce_gateway.domain import paging
 from commerce_gateway.domain.products import (
     PageEvents,
+    Parents,
     commerce_time,
     content_hash,
     page_events,
@@ -134,16 +135,21 @@ class Catalog:
     async def parents(self) -> dict[int, str]:
         """Child entity id -> configurable parent SKU, from every configurable product."""
         out: dict[int, str] = {}
+        async for items in self._configurables():
+            out.update(parents_of(items))
+        return out
+
+    async def _configurables(self) -> AsyncIterator[list[Json]]:
         page = 1
         while True:
             body = await self.client.search_products(page=page, page_size=self.page_size,
                                                      filters=(("type_id", "eq", "configurable"),))
-            out.update(parents_of(body["items"]))
+            yield body["items"]
             if paging.is_last(page, body["total_count"], self.page_size):
-                return out
+                return
             page += 1
 
-    def events(self, items: list[Json], currency: str, parents: dict[int, str],
+    def events(self, items: list[Json], currency: str, parents: Mapping[int, str],
                correlation_id: uuid.UUID | None) -> PageEvents:
         built = page_events(items, store_code=self.store_code, currency=currency, producer=self.producer,
                             parents=parents, correlation_id=correlation_id)
@@ -220,7 +226,9 @@ class CatalogImport(Catalog):
             on_progress(state)
         try:
             currency = await self.base_currency()
-            parents = await self.parents()
+            parents = Parents()  # the whole catalogue's children, compact
+            async for items in self._configurables():
+                parents.add(items)
         except CommerceCallFailed as exc:
             state = await self._fail(state, exc.fields)
             raise ImportFailed(exc.fields, state) from exc
@@ -251,7 +259,8 @@ class CatalogImport(Catalog):
     def _read(self, page: int, page_size: int) -> asyncio.Task[Json]:
         return asyncio.create_task(self.client.search_products(page=page, page_size=page_size))
 
-    async def _write_page(self, state: Progress, page: Json, currency: str, parents: dict[int, str]) -> Progress:
+    async def _write_page(self, state: Progress, page: Json, currency: str, parents: Mapping[int, str]
+                          ) -> Progress:
         total = page["total_count"]
         items = page["items"] if state.next_page <= paging.page_count(total, state.page_size) else []
         built = self.events(items, currency, parents, state.run_id)

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from commerce_gateway.domain.products import (
     NotImportable,
+    Parents,
     commerce_time,
     content_hash,
     page_events,
@@ -159,3 +160,24 @@ _digits = st.text(alphabet="0123456789", min_size=1, max_size=4)
     st.text(alphabet="0123456789-: T.Z+", max_size=25)))
 def test_commerce_time_reads_every_text_as_strptime_would(text: str) -> None:
     assert commerce_time(text) == _by_strptime(text)
+
+
+_child = st.one_of(st.integers(1, 40), st.integers(-3, 3), st.just(1 << 38), st.just(1 << 40), st.booleans())
+_configurable = st.builds(
+    lambda sku, children, kind: {"type_id": kind, "sku": sku,
+                                 "extension_attributes": {"configurable_product_links": children}},
+    st.sampled_from(["MH01", "MH02", "WJ03", "WJ04"]), st.lists(_child, max_size=6),
+    st.sampled_from(["configurable", "configurable", "simple"]))
+
+
+@given(st.lists(st.lists(_configurable, max_size=5), max_size=4), st.lists(_child, max_size=10))
+def test_parents_over_pages_are_each_pages_map_updated_in_order(pages: list, wanted: list) -> None:
+    expected: dict[int, str] = {}
+    parents = Parents()
+    for page in pages:
+        expected.update(parents_of(page))
+        parents.add(page)
+    assert dict(parents) == expected and len(parents) == len(expected)
+    for child in wanted:
+        assert parents.get(child) == expected.get(child)
+        assert (child in parents) == (child in expected)
