@@ -160,7 +160,7 @@ FULL: dict[type[Event], Callable[[], Event]] = {
         producer="order-import", **US, amazon_order_id="113-4567890-1234567", store_code="us",
         commerce_status="processing", fulfillment=FulfillmentBy.MFN, lines=_lines(),
         order_total=usd("115.43"), customer_email="abc123@marketplace.amazon.com",
-        shipping_address=_address(), create_customer=True,
+        shipping_address=_address(), create_customer=True, increment_id="113-4567890-1234567",
     ),
     CommerceOrderCreated: lambda: CommerceOrderCreated.new(
         producer="commerce-gateway", **US, amazon_order_id="113-4567890-1234567", created=True,

@@ -119,7 +119,8 @@ async def answers(bootstrap: str, wanted: dict[str, int]) -> dict[str, list[Any]
 async def test_orders_out_one_order_per_amazon_order_with_one_answer(
         commerce: httpx.AsyncClient, topics_created: str, database_url: str, clean: asyncpg.Pool) -> None:
     run = uuid.uuid4().hex[:8]
-    twice, lost, first, second, refused, down = (f"{run}-{n}" for n in ("twice", "lost", "c1", "c2", "bad", "down"))
+    twice, lost, first, second, refused, down, fba = (
+        f"{run}-{n}" for n in ("twice", "lost", "c1", "c2", "bad", "down", "fba"))
     service = build(Settings(
         kafka_bootstrap_servers=topics_created, database_url=database_url, commerce_base_url=f"{BASE}/rest/default",
         commerce_token=SecretStr(TOKEN), catalog_sync_enabled=False, commerce_max_attempts=3,
@@ -144,8 +145,10 @@ async def test_orders_out_one_order_per_amazon_order_with_one_answer(
             # Two orders of one buyer who wants an account; an order Commerce refuses.
             await publish(topics_created, [requested(first, customer_email=email, create_customer=True),
                                            requested(second, customer_email=email.upper(), create_customer=True),
-                                           requested(refused, sku="NO-SUCH-SKU")])
-            await eventually(lambda: settled(first, second, refused), timeout=15, what="customer orders")
+                                           requested(refused, sku="NO-SUCH-SKU"),
+                                           requested(fba, fulfillment=FulfillmentBy.AFN, commerce_status="complete",
+                                                     increment_id=fba)])
+            await eventually(lambda: settled(first, second, refused, fba), timeout=15, what="customer orders")
             # Commerce failing for good: a CommunicationError, the request kept failed until replayed.
             await faults(commerce, error_rate=1.0, error_statuses=[503])
             request_down = requested(down)
@@ -167,9 +170,12 @@ async def test_orders_out_one_order_per_amazon_order_with_one_answer(
             assert made[first]["customer_id"] == made[second]["customer_id"] == customer["id"]
             assert (await sim_orders(commerce, twice))[0]["customer_is_guest"] == 1
             assert (await state(twice))["duplicates"] == 1 and (await state(lost))["outcome"] == "found"
+            # Amazon's number as the order number; fulfilled by Amazon: created complete, for the record.
+            [record] = await sim_orders(commerce, fba)
+            assert (record["increment_id"], record["state"], record["status"]) == (fba, "complete", "complete")
 
-        got = await answers(topics_created, {twice: 1, lost: 1, first: 1, second: 1, refused: 1, down: 1})
-        for order in (twice, lost, first, second, down):
+        got = await answers(topics_created, {twice: 1, lost: 1, first: 1, second: 1, refused: 1, down: 1, fba: 1})
+        for order in (twice, lost, first, second, down, fba):
             assert [type(e) for e in got[order]] == [CommerceOrderCreated], order
             [created] = got[order]
             assert created.created and created.commerce_order_id == str((await sim_orders(commerce, order))[0][

@@ -44,8 +44,12 @@ def model() -> Any:
 
 @pytest.mark.parametrize("customer", [None, domain.Customer(7, "Jane", "Doe")])
 @pytest.mark.parametrize("address", [True, False])
-def test_the_order_body_is_valid_in_the_model(model: Any, customer: domain.Customer | None, address: bool) -> None:
-    body = domain.order_payload(request(**({} if address else {"shipping_address": None})), STORE, customer)
+@pytest.mark.parametrize("number", [None, "113-0000001-0000001"])
+def test_the_order_body_is_valid_in_the_model(model: Any, customer: domain.Customer | None, address: bool,
+                                              number: str | None) -> None:
+    body = domain.order_payload(request(increment_id=number, **({} if address else {"shipping_address": None})),
+                                STORE, customer)
+    assert body["entity"].get("increment_id") == number
     assert model.problems(model.request_validator("POST", "/V1/orders"), on_the_wire(body)) == []
 
 

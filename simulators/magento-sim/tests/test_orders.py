@@ -93,3 +93,21 @@ async def test_bad_orders_are_refused(sim: Client) -> None:
     r = await sim.call("POST", "/V1/orders", json=amazon_order(store_id=9))
     assert r.status_code == 404
     assert (await sim.client.get("/_sim/stats")).json()["orders"] == 0
+
+
+
+async def test_an_order_keeps_the_number_it_is_given_once_per_store_and_complete_takes_no_stock(sim: Client) -> None:
+    before = (await stock(sim, "24-MB01"))["qty"]
+    body = amazon_order("113-1111111-1111111", increment_id="113-1111111-1111111", state="complete",
+                        status="complete")
+    created = await sim.call("POST", "/V1/orders", json=body)
+    assert created.status_code == 200, created.text
+    assert (created.json()["increment_id"], created.json()["state"]) == ("113-1111111-1111111", "complete")
+    assert (await stock(sim, "24-MB01"))["qty"] == before
+    again = await sim.call("POST", "/V1/orders", json=amazon_order("113-2222222-2222222",
+                                                                   increment_id="113-1111111-1111111"))
+    assert again.status_code == 400
+    assert again.json()["message"] == "Unique constraint violation found"
+    numbered = await sim.call("POST", "/V1/orders", json=amazon_order("113-3333333-3333333"))
+    assert (await stock(sim, "24-MB01"))["qty"] == before - 2
+    assert numbered.json()["increment_id"] != "113-1111111-1111111"

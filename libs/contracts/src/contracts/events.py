@@ -345,6 +345,10 @@ class CommerceOrderRequested(Event, AccountScoped):
     create_customer: bool = Field(
         default=False, description="Find or create the Commerce customer of customer_email; false: a guest order"
     )
+    increment_id: str | None = Field(
+        default=None, max_length=50,
+        description="The Commerce order number to give the order (e.g. the Amazon order id); null: Commerce numbers it",
+    )
 
 
 class CommerceOrderCreated(Event, AccountScoped):

@@ -20,6 +20,9 @@ CLOSED_STATES = ("holded", "payment_review", "canceled", "complete", "closed")
 STATE_STATUSES = {"new": ("pending",), "pending_payment": ("pending_payment",), "processing": ("processing", "fraud"),
                   "complete": ("complete",), "closed": ("closed",), "canceled": ("canceled",),
                   "holded": ("holded",), "payment_review": ("payment_review", "fraud")}
+# An integration saving an order through the repository may give it any of these states (an order imported for
+# the record, e.g. one Amazon fulfilled, is created complete); anything else starts new.
+CREATABLE_STATES = ("new", "pending_payment", "processing", "complete", "holded")
 ADDRESS_REQUIRED = ("firstname", "lastname", "street", "city", "postcode", "telephone", "country_id")
 
 Listener = Callable[[str, str, dict[str, Any]], None]  # (entity, event, record)
@@ -186,7 +189,9 @@ class Sales:
 
     def create_order(self, entity: dict[str, Any], store_id: int) -> dict[str, Any]:
         """An order as `OrderRepositoryInterface::save` takes it from an integration, with the totals computed
-        from the lines, and stock taken for stock-managed products."""
+        from the lines, and stock taken for stock-managed products, except for an order created complete (a record
+        of goods shipped from elsewhere, e.g. by Amazon). A given `increment_id` is the order number (unique per
+        store view); without one the store numbers it."""
         required(entity.get("customer_email"), "customer_email")
         required(entity.get("items"), "items")
         store_id = int(entity.get("store_id") or store_id)
@@ -196,6 +201,9 @@ class Sales:
         payment = entity.get("payment") or {}
         required(payment.get("method"), "payment.method")
         email = str(entity["customer_email"])
+        number = str(entity.get("increment_id") or "").strip()
+        if number and any(o["increment_id"] == number and o["store_id"] == store_id for o in self.orders.values()):
+            raise SalesError("Unique constraint violation found")
         customer_id = entity.get("customer_id")
         if customer_id:
             self.customer(int(customer_id))
@@ -218,7 +226,7 @@ class Sales:
                 self.catalog.price(product, view["website_id"]))
             lines.append((raw, product, qty, price))
             stock = product.data["stock"]
-            if stock.get("manage_stock", True):
+            if stock.get("manage_stock", True) and entity.get("state") != "complete":
                 wanted[product.sku] = wanted.get(product.sku, Decimal(0)) + qty
         for sku, qty in wanted.items():
             stock = self.catalog.by_sku[sku].data["stock"]
@@ -262,12 +270,12 @@ class Sales:
         shipping_tax = money(entity.get("shipping_tax_amount", total.get("shipping_tax_amount")))
         tax += shipping_tax
         grand = subtotal + tax + shipping_amount - discount
-        state = entity.get("state") if entity.get("state") in ("new", "processing", "pending_payment") else "new"
+        state = entity.get("state") if entity.get("state") in CREATABLE_STATES else "new"
         status = entity.get("status") if entity.get("status") in STATE_STATUSES[state] else STATE_STATUSES[state][0]
         is_virtual = all(i["is_virtual"] for i in items)
 
         order: dict[str, Any] = {
-            "entity_id": order_id, "increment_id": f"{store_id if store_id > 1 else 0}{order_id:08d}",
+            "entity_id": order_id, "increment_id": number or f"{store_id if store_id > 1 else 0}{order_id:08d}",
             "store_id": store_id, "store_name": f"{stores.WEBSITES[view['website_id']]['name']}\n"
                                                 f"{stores.GROUPS[view['store_group_id']]['name']}\n{view['name']}",
             "state": state, "status": status, "created_at": now, "updated_at": now, "protect_code": f"{order_id:x}",

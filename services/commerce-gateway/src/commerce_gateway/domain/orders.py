@@ -240,6 +240,7 @@ def order_payload(request: CommerceOrderRequested, store: StoreView, customer: C
         "store_id": store.id,
         "state": STATE_OF_STATUS.get(status, "processing"),
         "status": status,
+        **({"increment_id": request.increment_id} if request.increment_id else {}),
         "customer_email": email,
         **person,
         "order_currency_code": currency, "base_currency_code": currency, "store_currency_code": currency,
