@@ -1,7 +1,8 @@
 """`devstack up | down | status | seed`: the whole platform on one machine.
 
 `up` uses KAFKA_BOOTSTRAP_SERVERS and DATABASE_URL when set, and otherwise starts the embedded
-broker (Tansu) and PostgreSQL (pgserver). State and logs live in `.run/`.
+broker (Tansu) and PostgreSQL (pgserver); it starts the SP-API simulator unless AMAZON_API_BASE_URL is set and
+magento-sim unless COMMERCE_BASE_URL is. State and logs live in `.run/`.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import secrets
 import shutil
 import sys
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -76,7 +78,7 @@ def up(seed: bool) -> int:
     if sup.running():
         print(f"already running: {', '.join(sup.running())} (make down first)")
         return 1
-    state: dict[str, str] = {}
+    state: dict[str, Any] = {}
 
     bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
     if not bootstrap:
@@ -146,7 +148,7 @@ def up(seed: bool) -> int:
                         "COMMERCE_WEBHOOK_SECRET_FILE": str(RUN_DIR / COMMERCE_WEBHOOK_SECRET)}
     if simulator_url:
         urls["amazon-sim"] = simulator_url
-    state["urls"] = json.dumps(urls)
+    state["urls"] = urls
     _state_path().write_text(json.dumps(state))
     for name in SERVICES:
         extra = {"amazon-gateway": gateway_env, "commerce-gateway": commerce_env}.get(name, {})
@@ -240,7 +242,11 @@ def seed_only() -> int:
     if not state.get("urls") or not Supervisor(RUN_DIR).running():
         print("nothing running: make up first")
         return 1
-    seed_demo(json.loads(state["urls"]), (RUN_DIR / DEMO_KEY).read_text().strip(), again=True)
+    try:
+        seed_demo(state["urls"], (RUN_DIR / DEMO_KEY).read_text().strip(), again=True)
+    except (httpx.HTTPError, RuntimeError, TimeoutError) as exc:
+        print(f"seeding the demo failed: {exc}\n  see {RUN_DIR / 'logs'}/<name>.log")
+        return 1
     return 0
 
 
