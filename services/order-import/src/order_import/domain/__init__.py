@@ -1,0 +1,1 @@
+"""order-import's rules, with no I/O: lifecycle, creation matrix and blockers, settings, address normalisation."""
