@@ -1,5 +1,6 @@
 """Orders API v0 (getOrders, getOrder, getOrderItems, getOrderAddress, getOrderBuyerInfo, confirmShipment),
-the Tokens API's Restricted Data Tokens that the buyer and address operations need, and the `/_sim/orders`
+the Tokens API's Restricted Data Tokens (whose dataElements decide the buyer and address data getOrders and
+getOrder return, and without which getOrderAddress and getOrderBuyerInfo answer nothing), and the `/_sim/orders`
 admin surface."""
 
 from __future__ import annotations
@@ -98,6 +99,16 @@ def _untoken(raw: str) -> dict[str, Any]:
     return state
 
 
+def role_missing(resources: list[dict[str, Any]]) -> SpApiError:
+    """Amazon's answer to an application without the restricted roles these resources need (400, not 403)."""
+    asked = sorted({e for r in resources for e in r.get("dataElements") or []})
+    if asked:
+        return SpApiError(400, "InvalidInput",
+                          f"Application does not have access to one or more requested data elements: "
+                          f"[{', '.join(asked)}]")
+    return SpApiError(400, "InvalidInput", "Application do not have access to some or all requested resource")
+
+
 def _sp_error(exc: OrderError) -> SpApiError:
     return SpApiError(exc.status, exc.code, exc.message)
 
@@ -176,7 +187,8 @@ def register(app: FastAPI, sim: Simulator) -> None:
             page, following = select_orders(store.for_seller(account.seller_id), f)
         except (KeyError, TypeError) as exc:
             raise bad_request("Invalid NextToken.", "NextToken") from exc
-        payload: dict[str, Any] = {"Orders": [o.view() for o in page]}
+        elements = request.state.data_elements
+        payload: dict[str, Any] = {"Orders": [o.view(elements) for o in page]}
         payload["LastUpdatedBefore" if f["by_update"] else "CreatedBefore"] = iso(f["before"])
         if following is not None:
             payload["NextToken"] = _token(following)
@@ -191,7 +203,7 @@ def register(app: FastAPI, sim: Simulator) -> None:
     @app.get(f"{ORDERS_BASE}/{{order_id}}")
     async def get_order(request: Request, order_id: str) -> Response:
         account = await sim.enter(request, "getOrder")
-        return sim.respond(request, 200, {"payload": own(account, order_id).view()})
+        return sim.respond(request, 200, {"payload": own(account, order_id).view(request.state.data_elements)})
 
     @app.get(f"{ORDERS_BASE}/{{order_id}}/orderItems")
     async def get_order_items(request: Request, order_id: str) -> Response:
@@ -216,7 +228,7 @@ def register(app: FastAPI, sim: Simulator) -> None:
         resources = body["restrictedResources"]
         if not 1 <= len(resources) <= 50:
             raise bad_request("restrictedResources takes 1 to 50 resources.", "restrictedResources")
-        grants = []
+        grants: dict[tuple[str, str], frozenset[str]] = {}
         for resource in resources:
             key = restricted_operation(resource["method"], resource["path"])
             if key is None:
@@ -227,32 +239,30 @@ def register(app: FastAPI, sim: Simulator) -> None:
                 raise bad_request(f"dataElements are not accepted for {resource['path']}.", "dataElements")
             if any(e not in DATA_ELEMENTS for e in elements):
                 raise bad_request(f"Invalid dataElements: {elements}.", "dataElements")
-            grants.append(f"rdt {resource['method']} {resource['path']}")
+            grant = (resource["method"], resource["path"])
+            grants[grant] = grants.get(grant, frozenset()) | frozenset(elements)
         if not account.pii_role:
-            raise SpApiError(403, "Unauthorized", "Access to requested resource is denied.",
-                             "The application is not authorized for the restricted roles these resources need.")
+            raise role_missing(resources)
         token = "Atz.sprdt|" + base64.urlsafe_b64encode(secrets.token_bytes(48)).decode().rstrip("=")
-        sim.tokens[token] = Token(account, "", grants, sim.now() + RDT_SECONDS)
+        sim.tokens[token] = Token(account, "", [], sim.now() + RDT_SECONDS, restricted=grants)
         return sim.respond(request, 200, {"restrictedDataToken": token, "expiresIn": RDT_SECONDS})
 
-    def require_rdt(request: Request, path: str) -> None:
-        """Restricted data is only served to a Restricted Data Token granted for this path (or its generic form)."""
-        token = sim.tokens.get(request.headers.get("x-amz-access-token", ""))
-        generic = re.sub(r"^(/orders/v0/orders/)[^/]+", r"\1{orderId}", path)
-        if token is None or not {f"rdt GET {path}", f"rdt GET {generic}"} & set(token.scopes):
+    def require_rdt(request: Request) -> None:
+        """Restricted operations answer only a Restricted Data Token (the gate checked it covers this path)."""
+        if not request.state.restricted:
             raise SpApiError(403, "Unauthorized", "Access to requested resource is denied.",
                              "This operation needs a restricted data token (createRestrictedDataToken).")
 
     @app.get(f"{ORDERS_BASE}/{{order_id}}/address")
     async def get_order_address(request: Request, order_id: str) -> Response:
         account = await sim.enter(request, "getOrderAddress")
-        require_rdt(request, request.url.path)
+        require_rdt(request)
         return sim.respond(request, 200, {"payload": own(account, order_id).address_view()})
 
     @app.get(f"{ORDERS_BASE}/{{order_id}}/buyerInfo")
     async def get_order_buyer_info(request: Request, order_id: str) -> Response:
         account = await sim.enter(request, "getOrderBuyerInfo")
-        require_rdt(request, request.url.path)
+        require_rdt(request)
         return sim.respond(request, 200, {"payload": own(account, order_id).buyer_view()})
 
     @app.post(f"{ORDERS_BASE}/{{order_id}}/shipmentConfirmation")

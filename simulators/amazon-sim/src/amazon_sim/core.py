@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import re
 import secrets
 import time
 import uuid
@@ -57,6 +58,22 @@ class Token:
     client_id: str
     scopes: list[str]
     expires: float
+    # A Restricted Data Token: the (method, path) resources it was granted, concrete or with `{placeholders}`,
+    # each with its dataElements. None for an LWA access token.
+    restricted: dict[tuple[str, str], frozenset[str]] | None = None
+
+    def grant_for(self, method: str, path: str) -> frozenset[str] | None:
+        """The dataElements granted for this request's resource, or None when the token does not cover it."""
+        matched = [elements for (verb, granted), elements in (self.restricted or {}).items()
+                   if verb == method and covers(granted, path)]
+        return frozenset().union(*matched) if matched else None
+
+
+def covers(granted: str, path: str) -> bool:
+    """Whether a granted resource path (`/orders/v0/orders/{orderId}` stands for any one order) names this path."""
+    pattern = "/".join(r"[^/]+" if re.fullmatch(r"\{\w+\}", part) else re.escape(part)
+                       for part in granted.split("/"))
+    return re.fullmatch(pattern, path) is not None
 
 
 class Simulator:
@@ -180,6 +197,14 @@ class Simulator:
         if token.account is None:
             raise SpApiError(403, "Unauthorized", "Access to requested resource is denied.",
                              "This operation needs a seller authorization, not a grantless token.")
+        request.state.data_elements = frozenset()
+        request.state.restricted = token.restricted is not None
+        if token.restricted is not None:
+            elements = token.grant_for(request.method, request.url.path)
+            if elements is None:
+                raise SpApiError(403, "Unauthorized", "Access to requested resource is denied.",
+                                 "The Restricted Data Token was not granted for this resource.")
+            request.state.data_elements = elements
         if not self.limiter.allow(token.account.seller_id, operation, now):
             self.throttled += 1
             raise SpApiError(429, "QuotaExceeded", "You exceeded your quota for the requested resource.")

@@ -42,6 +42,9 @@ CANCEL_REASONS = frozenset({
 })
 # Statuses whose shipping address Amazon returns (spec §3: only these carry ShippingAddress).
 ADDRESS_STATUSES = frozenset({"Unshipped", "PartiallyShipped", "Shipped", "InvoiceUnconfirmed"})
+# The parts of Order.ShippingAddress that are not restricted data (ordersV0.json names Name, AddressLine1-3, Phone,
+# AddressType and ExtendedFields as restricted).
+UNRESTRICTED_ADDRESS = ("City", "County", "District", "StateOrRegion", "Municipality", "PostalCode", "CountryCode")
 
 OrderListener = Callable[["Order", str], None]
 
@@ -114,8 +117,10 @@ class Order:
     def total(self) -> Decimal:
         return sum((i.unit_price * i.quantity for i in self.items), Decimal("0.00"))
 
-    def view(self) -> dict[str, Any]:
-        """The Order of getOrders/getOrder: no buyer PII; the address only as far as Amazon shows it without an RDT."""
+    def view(self, data_elements: frozenset[str] = frozenset()) -> dict[str, Any]:
+        """The Order of getOrders/getOrder. Restricted data only as far as the Restricted Data Token's dataElements
+        allow: `buyerInfo` adds BuyerInfo, `shippingAddress` the whole ShippingAddress; without them the address
+        is only what Amazon shows to anyone (City, StateOrRegion, PostalCode, CountryCode)."""
         shipped = sum(i.quantity_shipped for i in self.items)
         unshipped = 0 if self.status == "Canceled" else sum(i.quantity for i in self.items) - shipped
         out: dict[str, Any] = {
@@ -133,14 +138,20 @@ class Order:
         if self.status != "Pending":
             out["OrderTotal"] = {"CurrencyCode": self.currency, "Amount": format(self.total(), "f")}
         if self.status in ADDRESS_STATUSES:
-            out["ShippingAddress"] = {k: self.address[k] for k in ("City", "StateOrRegion", "PostalCode",
-                                                                   "CountryCode")}
+            out["ShippingAddress"] = (self.full_address() if "shippingAddress" in data_elements else
+                                      {k: self.address[k] for k in UNRESTRICTED_ADDRESS if k in self.address})
+        if "buyerInfo" in data_elements:
+            out["BuyerInfo"] = {"BuyerEmail": self.buyer_email, "BuyerName": self.buyer_name}
         return out
+
+    def full_address(self) -> dict[str, str]:
+        """The whole shipping address (restricted data); Amazon never gives the phone of an order it fulfils."""
+        return {k: v for k, v in self.address.items() if not (k == "Phone" and self.fulfillment == "AFN")}
 
     def address_view(self) -> dict[str, Any]:
         out: dict[str, Any] = {"AmazonOrderId": self.amazon_order_id}
         if self.status in ADDRESS_STATUSES:
-            out["ShippingAddress"] = dict(self.address)
+            out["ShippingAddress"] = self.full_address()
         return out
 
     def buyer_view(self) -> dict[str, Any]:
