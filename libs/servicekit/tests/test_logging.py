@@ -22,6 +22,12 @@ def test_secret_keys_and_values_are_redacted() -> None:
     assert out["sku"] == "24-MB01" and out["event"] == "token_refreshed"
 
 
+def test_amazon_access_and_restricted_data_tokens_in_text() -> None:
+    text = redact_value("getOrders with Atza|IwEBIJ-access/x+y= and Atz.sprdt|AYABeP-ut/6a4O88=, then Atzr|IwE-r")
+    assert "Atz" not in text and "IwEB" not in text and "AYABe" not in text
+    assert text.count(REDACTED) == 3 and text.startswith("getOrders with ")
+
+
 def test_bearer_tokens_in_text() -> None:
     assert "abc123" not in redact_value("Authorization: Bearer abc123")
 

@@ -11,7 +11,7 @@ import structlog
 
 _SECRET_KEY = re.compile(r"secret|token|password|passwd|authorization|api[_-]?key|credential", re.I)
 _SECRET_VALUE = re.compile(
-    r"(Atzr\|[\w\-|]+|amzn1\.oa2-cs\.v1\.[\w]+|Bearer\s+[\w\-.~+/]+=*|://[^:/\s]+:[^@\s]+@"
+    r"(Atz(?:[ar]|\.sprdt)\|[\w\-|.~+/=]+|amzn1\.oa2-cs\.v1\.[\w]+|Bearer\s+[\w\-.~+/]+=*|://[^:/\s]+:[^@\s]+@"
     r"|sck_[\w\-]{16,}|eyJ[\w\-]+\.eyJ[\w\-]+\.[\w\-]*)"
 )
 REDACTED = "[redacted]"
