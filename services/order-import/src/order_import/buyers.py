@@ -31,10 +31,12 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from contracts.events import Address
+from servicekit import ServiceSettings, db
 from servicekit.logging import get_logger
 
 log = get_logger(component="buyers")
 
+SCHEMA = db.schema_name("order-import")
 KEY_BYTES = 32
 NONCE_BYTES = 12
 _SEAL_CONTEXT = b"order-import/buyer-data/v1\x00"
@@ -402,12 +404,9 @@ def keys_command(argv: Sequence[str]) -> int:
 
 
 async def _rotate_command(keyring: Keyring, batch: int) -> int:
-    from order_import.service import SERVICE
-    from servicekit import ServiceSettings, db
-
     dsn = ServiceSettings().database_url.get_secret_value()
     try:
-        pool = await db.create_pool(dsn, db.schema_name(SERVICE))
+        pool = await db.create_pool(dsn, SCHEMA)
     except (OSError, asyncpg.PostgresError) as exc:
         print(f"cannot reach the database (DATABASE_URL): {type(exc).__name__}", file=sys.stderr)
         return 2
