@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
 
 from contracts.events import (
     AmazonListingObserved,
@@ -11,6 +12,7 @@ from contracts.events import (
     PriceChanged,
     ProductChanged,
     ProductStatus,
+    StockReservationChanged,
 )
 from contracts.money import Money
 
@@ -48,6 +50,8 @@ class Listing:
     price: Money | None = None
     # Amazon's statuses (BUYABLE, DISCOVERABLE) as last reported; None until Amazon reported any.
     amazon_status: tuple[str, ...] | None = None
+    # The Commerce store view of the product the quantity comes from; None while no product backs it.
+    store_code: str | None = None
 
     @property
     def key(self) -> tuple[str, str, str]:
@@ -80,12 +84,24 @@ BUYABLE = "BUYABLE"
 _OURS = (ListingStatus.INELIGIBLE, ListingStatus.MANUALLY_ENDED)
 
 
+def listed_quantity(status: ListingStatus, commerce_quantity: int, reserved: int) -> int:
+    """What a listing offers: Commerce's salable quantity less what pending Amazon orders hold back.
+
+    An Ineligible listing offers nothing.
+    """
+    if status is ListingStatus.INELIGIBLE:
+        return 0
+    return max(0, commerce_quantity - reserved)
+
+
 def apply_product(
-    current: Listing | None, product: ProductChanged, target: Target
+    current: Listing | None, product: ProductChanged, target: Target, reserved: int = 0
 ) -> tuple[Listing, list[FieldChange]] | None:
-    """The listing after a product change and what changed; None when nothing did."""
+    """The listing after a product change and what changed; None when nothing did.
+
+    `reserved` is the quantity of the product that pending Amazon orders hold back.
+    """
     status = status_for(product, current.status if current else None, current.amazon_status if current else None)
-    quantity = product.quantity if status is not ListingStatus.INELIGIBLE else 0
     proposed = _carry(current, Listing(
         account_id=target.account_id,
         marketplace_id=target.marketplace_id,
@@ -94,10 +110,15 @@ def apply_product(
         # a deletion says nothing new about the product: its title stays
         title=current.title if current and product.status is ProductStatus.DELETED else product.name,
         status=status,
-        quantity=quantity,
+        quantity=listed_quantity(status, product.quantity, reserved),
         version=(current.version + 1) if current else 1,
+        store_code=product.store_code,
     ))
-    return _outcome(current, proposed, ("status", "quantity", "title", "product_sku"))
+    outcome = _outcome(current, proposed, ("status", "quantity", "title", "product_sku"))
+    if outcome is None and current is not None and current.store_code != product.store_code:
+        # Nothing a subscriber sees moved, but whose stock (and reservations) the quantity follows did.
+        return replace(current, store_code=product.store_code), []
+    return outcome
 
 
 def amazon_status_for(
@@ -149,6 +170,7 @@ def apply_amazon(
         condition=observed.condition or base.condition,
         price=observed.price if (third_party or base.price is None) and observed.price else base.price,
         amazon_status=amazon,
+        store_code=base.store_code,
     )
     outcome = _outcome(current, proposed, ("status", "asin", "condition", "quantity", "price", "product_sku"))
     if outcome is None and current is not None and proposed.amazon_status != current.amazon_status:
@@ -162,6 +184,82 @@ def apply_price(current: Listing | None, change: PriceChanged) -> tuple[Listing,
     if current is None:
         return None
     return _outcome(current, replace(current, price=change.new_price, version=current.version + 1), ("price",))
+
+
+def apply_reservation(
+    current: Listing, commerce_quantity: int, reserved: int
+) -> tuple[Listing, list[FieldChange]] | None:
+    """The listing after what pending orders hold back of its product changed; None when its quantity stays."""
+    proposed = replace(current, quantity=listed_quantity(current.status, commerce_quantity, reserved),
+                       version=current.version + 1)
+    return _outcome(current, proposed, ("quantity",))
+
+
+StockKey = tuple[str, str]  # (Commerce store code, Commerce product SKU)
+
+
+class InvalidReservation(ValueError):
+    """A reservation that cannot hold stock back (a negative quantity)."""
+
+
+@dataclass(frozen=True)
+class Reservation:
+    """What one Amazon order holds back of Commerce's stock now; a higher version replaces it."""
+
+    amazon_order_id: str
+    store_code: str
+    version: int
+    reserved: Mapping[str, int] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, event: StockReservationChanged) -> Reservation:
+        negative = sorted(sku for sku, quantity in event.reserved.items() if quantity < 0)
+        if negative:
+            raise InvalidReservation(f"order {event.amazon_order_id} reserves a negative quantity of {negative}")
+        return cls(event.amazon_order_id, event.store_code, event.version,
+                   {sku: quantity for sku, quantity in event.reserved.items() if quantity})
+
+    def held(self) -> dict[StockKey, int]:
+        return {(self.store_code, sku): quantity for sku, quantity in self.reserved.items()}
+
+
+def fold_reservations(
+    current: Mapping[str, Reservation], incoming: Iterable[Reservation]
+) -> tuple[dict[str, Reservation], dict[StockKey, int]]:
+    """Each order's newest reservation, and how much more (or less) each product is held back.
+
+    Returns the reservations that replaced the current ones (by order) and the change of the reserved
+    quantity per (store code, SKU), zeros left out. A version no newer than the order's current one
+    changes nothing, so duplicates and late deliveries are harmless.
+    """
+    newest = dict(current)
+    replaced: dict[str, Reservation] = {}
+    for reservation in incoming:
+        now = newest.get(reservation.amazon_order_id)
+        if now is not None and reservation.version <= now.version:
+            continue
+        newest[reservation.amazon_order_id] = replaced[reservation.amazon_order_id] = reservation
+    moved: dict[StockKey, int] = {}
+    for order, reservation in replaced.items():
+        before = current.get(order)
+        for key, quantity in (before.held() if before else {}).items():
+            moved[key] = moved.get(key, 0) - quantity
+        for key, quantity in reservation.held().items():
+            moved[key] = moved.get(key, 0) + quantity
+    return replaced, {key: delta for key, delta in moved.items() if delta}
+
+
+class ReservedBelowZero(RuntimeError):
+    """The stored sums and reservations disagree: releasing would hold back less than nothing."""
+
+
+def move_reserved(reserved: Mapping[StockKey, int], moved: Mapping[StockKey, int]) -> dict[StockKey, int]:
+    """The quantity held back of each moved product after the move (0: nothing held back any more)."""
+    after = {key: reserved.get(key, 0) + delta for key, delta in moved.items()}
+    below = sorted(key for key, quantity in after.items() if quantity < 0)
+    if below:
+        raise ReservedBelowZero(f"reserved quantity would fall below zero for {below}")
+    return after
 
 
 def _carry(current: Listing | None, proposed: Listing) -> Listing:

@@ -2,7 +2,8 @@
 
 It owns each listing's state: products make and change listings; what Amazon reports of them
 (listing import, status and issues notifications) matches them and moves their status; the
-repricer's PriceChanged sets their price. Every change goes out as a ListingChanged.
+repricer's PriceChanged sets their price; what pending Amazon orders hold back of a product
+(StockReservationChanged) comes off its listed quantity. Every change goes out as a ListingChanged.
 """
 
 from __future__ import annotations
@@ -14,7 +15,13 @@ from fastapi import APIRouter
 from pydantic import Field
 
 from catalog_sync.domain import Target
-from catalog_sync.handlers import SERVICE, on_amazon_listings, on_prices, on_products_changed
+from catalog_sync.handlers import (
+    SERVICE,
+    on_amazon_listings,
+    on_prices,
+    on_products_changed,
+    on_stock_reservations,
+)
 from contracts import topics
 from servicekit import Service, ServiceSettings
 from servicekit.auth import Scope, requires
@@ -36,6 +43,7 @@ def build(settings: CatalogSyncSettings | None = None) -> Service[CatalogSyncSet
     service.subscribe(topics.PRODUCTS, partial(on_products_changed, targets=targets))
     service.subscribe(topics.AMAZON_LISTINGS, on_amazon_listings)
     service.subscribe(topics.PRICES, on_prices)
+    service.subscribe(topics.STOCK_RESERVATIONS, on_stock_reservations)
 
     router = APIRouter(tags=["listings"], dependencies=[requires(Scope.READ)])
 
