@@ -23,6 +23,7 @@ import pytest
 from devstack import demo, infra
 from devstack.processes import SERVICES, ProcessSpec, Supervisor, service_spec, wait_ready
 from devstack.testing import TEST_KEYS, with_database
+from order_import.buyers import new_key
 from servicekit.topics import create_topics
 
 HERE = Path(__file__).parent
@@ -56,8 +57,8 @@ def stack(postgres_server_url: str, tmp_path_factory: pytest.TempPathFactory) ->
     for name in SERVICES:
         port = infra.free_port()
         urls[name] = f"http://127.0.0.1:{port}"
-        specs.append(service_spec(name, bootstrap=bootstrap, database_url=database_url, port=port,
-                                  extra_env=gateway_env if name == "amazon-gateway" else None))
+        extra = {"amazon-gateway": gateway_env, "order-import": {"BUYER_DATA_KEYS": new_key()}}.get(name)
+        specs.append(service_spec(name, bootstrap=bootstrap, database_url=database_url, port=port, extra_env=extra))
     try:
         procs = [(spec, sup.start(spec)) for spec in specs]
         for spec, proc in procs:

@@ -40,6 +40,7 @@ DEMO_KEY = "demo-api-key"
 KEYS_FILE = "api-keys.json"
 COMMERCE_TOKEN = "magento-sim-token"
 COMMERCE_WEBHOOK_SECRET = "magento-sim-webhook-secret"
+BUYER_DATA_KEYS = "buyer-data-keys"
 
 
 def api_keys(run_dir: Path) -> tuple[str, str]:
@@ -60,6 +61,20 @@ def api_keys(run_dir: Path) -> tuple[str, str]:
     auth.add_key_entry(keys_file, auth.ApiKeyEntry(name="amazon-sim-push", scopes=[auth.Scope.INGEST],
                                                    sha256=auth.hash_key(push_key)))
     return demo_key, push_key
+
+
+def buyer_data_keys(run_dir: Path) -> Path:
+    """The key order-import seals buyer data with, in `.run/buyer-data-keys` (owner-only), kept across runs
+    as the database is: a new key would leave the stored buyer data unreadable."""
+    from order_import.buyers import new_key
+
+    path = run_dir / BUYER_DATA_KEYS
+    if not path.exists() or not path.read_text().strip():
+        path.unlink(missing_ok=True)
+        path.touch(mode=0o600)
+        path.write_text(new_key() + "\n")
+    os.chmod(path, 0o600)
+    return path
 
 
 def new_secret(run_dir: Path, name: str) -> str:
@@ -151,7 +166,8 @@ def up(seed: bool) -> int:
     state["urls"] = urls
     _state_path().write_text(json.dumps(state))
     for name in SERVICES:
-        extra = {"amazon-gateway": gateway_env, "commerce-gateway": commerce_env}.get(name, {})
+        extra = {"amazon-gateway": gateway_env, "commerce-gateway": commerce_env,
+                 "order-import": {"BUYER_DATA_KEYS_FILE": str(buyer_data_keys(RUN_DIR))}}.get(name, {})
         spec = service_spec(name, bootstrap=bootstrap, database_url=database_url,
                             port=SERVICES[name][1] + PORT_OFFSET, extra_env={**auth_env, **extra})
         started.append((spec, sup.start(spec)))
