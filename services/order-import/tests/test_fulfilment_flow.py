@@ -173,6 +173,10 @@ async def test_a_rejected_confirmation_is_an_order_error_with_amazons_message_an
     await until_order(service.pool, order_id, lambda o: o["amazon_status"] == "Shipped", "order Shipped")
     audit = (await client.get("/audit", params={"action": "order.ship", "target": f"AmazonOrder/{order_id}"})).json()
     assert [a["actor"] for a in audit] == ["test-all"]
+    notes = await service.pool.fetch("SELECT kind, note FROM order_notes WHERE amazon_order_id = $1 ORDER BY id",
+                                     order_id)
+    assert [n["kind"] for n in notes] == ["error", "action", "amazon"]
+    assert notes[1]["note"] == "Shipment UPS 1Z999AA10123456784 sent to Amazon for test-all: 1 x item-1"
 
 
 # ---------------------------------------------------------------- orders not shipped here

@@ -155,7 +155,8 @@ class _Order:
 async def _locked(conn: asyncpg.Connection, amazon_order_id: str, import_enabled: ImportEnabled) -> _Order | None:
     row = await conn.fetchrow(
         "SELECT amazon_order_id, account_id, marketplace_id, fulfillment, amazon_status, purchase_date, "
-        "lines::text AS lines FROM orders WHERE amazon_order_id = $1 FOR UPDATE", amazon_order_id)
+        "lines::text AS lines FROM orders WHERE amazon_order_id = $1 AND purchase_date IS NOT NULL FOR UPDATE",
+        amazon_order_id)
     if row is None:
         return None
     items = await conn.fetch(
@@ -181,9 +182,12 @@ async def _locked(conn: asyncpg.Connection, amazon_order_id: str, import_enabled
     return _Order(row, state)
 
 
-async def _note(conn: asyncpg.Connection, amazon_order_id: str, note: str) -> None:
+async def _note(conn: asyncpg.Connection, amazon_order_id: str, kind: str, note: str) -> None:
+    """The order's last note (Order Notes), kept in its history too; kind: commerce, amazon, error or action."""
     await conn.execute("UPDATE orders SET note = $2, updated_at = now() WHERE amazon_order_id = $1",
                        amazon_order_id, note)
+    await conn.execute("INSERT INTO order_notes (amazon_order_id, kind, note) VALUES ($1, $2, $3)",
+                       amazon_order_id, kind, note)
 
 
 async def _count_shipped(conn: asyncpg.Connection, order: _Order, items: dict[str, int]) -> None:
@@ -274,7 +278,7 @@ class Fulfilment:
         await conn.execute("UPDATE commerce_shipments SET action_id = $2, note = $3 WHERE commerce_shipment_id = $1",
                            event.commerce_shipment_id, action["id"], partly)
         if partly:
-            await _note(conn, event.amazon_order_id,
+            await _note(conn, event.amazon_order_id, "commerce",
                         f"Commerce shipment {event.commerce_shipment_id} confirmed in part: {partly}")
 
     async def _shipment_note(self, conn: asyncpg.Connection, event: ShipmentCreated, note: str, *,
@@ -284,7 +288,8 @@ class Fulfilment:
         await conn.execute("UPDATE commerce_shipments SET note = $2 WHERE commerce_shipment_id = $1",
                            event.commerce_shipment_id, note)
         if order_note:
-            await _note(conn, event.amazon_order_id, f"Commerce shipment {event.commerce_shipment_id} {note}")
+            await _note(conn, event.amazon_order_id, "commerce",
+                        f"Commerce shipment {event.commerce_shipment_id} {note}")
 
     # ------------------------------------------------------------ Amazon's answers
 
@@ -313,7 +318,7 @@ class Fulfilment:
         if not event.accepted:
             what = (f"shipment confirmation ({action.carrier_code} {action.tracking_number})"
                     if action.kind == CONFIRM else f"cancellation ({action.reason})")
-            await _note(conn, order_id, f"Amazon refused the {what}: {domain.issues_text(issues)}")
+            await _note(conn, order_id, "error", f"Amazon refused the {what}: {domain.issues_text(issues)}")
             log.warning("order_action_rejected", order=order_id, action=action.kind,
                         codes=[i["code"] for i in issues])
             return
@@ -342,23 +347,28 @@ class Fulfilment:
             shipped_at = await conn.fetchval(
                 "SELECT max(ship_date) FROM order_actions WHERE amazon_order_id = $1 AND kind = $2 "
                 "AND state = 'accepted'", action.amazon_order_id, CONFIRM)
-        note = ("Shipped: every item confirmed to Amazon" if done else
-                f"Partially shipped: package {action.carrier_code} {action.tracking_number} confirmed to Amazon")
         settled_at = await conn.fetchval(
             "UPDATE orders SET amazon_status = $2, status_at = GREATEST(status_at, $3), "
-            "shipped_at = COALESCE(shipped_at, $4), note = $5, updated_at = now() "
-            "WHERE amazon_order_id = $1 RETURNING shipped_at",
-            action.amazon_order_id, status, at, shipped_at, note)
+            "shipped_at = COALESCE(shipped_at, $4), updated_at = now() WHERE amazon_order_id = $1 RETURNING shipped_at",
+            action.amazon_order_id, status, at, shipped_at)
+        await _note(conn, action.amazon_order_id, "amazon",
+                    f"Shipped: every item confirmed to Amazon, the last with {action.carrier_code} "
+                    f"{action.tracking_number}" if done else
+                    f"Partially shipped: package {action.carrier_code} {action.tracking_number} confirmed to Amazon")
         if done and self.vault is not None and settled_at is not None:
             await self.vault.settle(conn, action.amazon_order_id, settled_at)
 
     async def _cancelled(self, conn: asyncpg.Connection, order: _Order, action: OrderAction, at: datetime) -> None:
+        """Canceled; an order still waiting for its import is decided again at once (never imported, its
+        reservation released)."""
         status = domain.status_after_cancellation(order.state.amazon_status)
         cancelled_at = await conn.fetchval(
             "UPDATE orders SET amazon_status = $2, status_at = GREATEST(status_at, $3), "
-            "cancelled_at = COALESCE(cancelled_at, $3), note = $4, updated_at = now() "
+            "cancelled_at = COALESCE(cancelled_at, $3), updated_at = now(), next_attempt_at = CASE WHEN "
+            "import_state IN ('waiting', 'blocked') THEN now() ELSE next_attempt_at END "
             "WHERE amazon_order_id = $1 RETURNING cancelled_at",
-            action.amazon_order_id, status, at, f"Cancelled on Amazon ({action.reason})")
+            action.amazon_order_id, status, at)
+        await _note(conn, action.amazon_order_id, "amazon", f"Cancelled on Amazon ({action.reason})")
         if self.vault is not None and cancelled_at is not None:
             await self.vault.settle(conn, action.amazon_order_id, cancelled_at)
 
@@ -375,7 +385,7 @@ class Fulfilment:
                 continue
             if order.state.amazon_status not in domain.SHIPPABLE:
                 continue
-            await _note(tx.conn, event.amazon_order_id,
+            await _note(tx.conn, event.amazon_order_id, "commerce",
                         f"Cancelled in Commerce (order {event.increment_id or event.commerce_order_id}) but still "
                         f"{order.state.amazon_status} on Amazon: cancel it here with one of Amazon's reasons, or in "
                         "Seller Central")
@@ -403,6 +413,7 @@ class Fulfilment:
             f"INSERT INTO order_actions (amazon_order_id, kind, request_event_id, source, requested_by, reason) "
             f"VALUES ($1, '{CANCEL}', $2, 'api', $3, $4) RETURNING {_ACTION_COLUMNS}",
             amazon_order_id, event.event_id, caller.name, reason)
+        await _note(conn, amazon_order_id, "action", f"Cancellation ({reason}) sent to Amazon for {caller.name}")
         return {"already_requested": False, **_action(row).model_dump(mode="json")}
 
     async def ship(self, conn: asyncpg.Connection, amazon_order_id: str, body: ShipRequest,
@@ -431,6 +442,8 @@ class Fulfilment:
             source="api", producer=self.producer, emit=emitted.append, shipping_method=body.shipping_method,
             requested_by=caller.name)
         await outbox.write(conn, self.service.schema, emitted)
+        await _note(conn, amazon_order_id, "action", f"Shipment {carrier.code} {body.tracking_number} sent to Amazon "
+                    f"for {caller.name}: " + ", ".join(f"{qty} x {item}" for item, qty in items.items()))
         return _action(row).model_dump(mode="json")
 
     # ------------------------------------------------------------ views
