@@ -473,6 +473,11 @@ class Importer:
                 products={sku: p for (st, sku), p in products.items() if st == store})
         return catalogs
 
+    async def import_enabled(self, conn: asyncpg.Connection, account_id: str, marketplace_id: str) -> bool:
+        """Whether the store imports orders: it has OrderSettings and import is on."""
+        found = (await store_settings(conn, self.registry)).get((account_id, marketplace_id))
+        return found is not None and found.import_enabled
+
     # ------------------------------------------------------------ schedule and operators
 
     async def decide_due(self, pool: asyncpg.Pool, schema: str, batch: int = 200) -> int:

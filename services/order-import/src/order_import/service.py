@@ -13,7 +13,7 @@ from importlib import resources
 from pydantic import Field
 
 from contracts import topics
-from order_import import api, buyers
+from order_import import api, buyers, fulfilment
 from order_import.buyers import BuyerDataSettings, BuyerVault
 from order_import.importer import Importer
 from order_import.settings import registry
@@ -55,6 +55,8 @@ def build(settings: Settings | None = None) -> Service[Settings]:
     service.background("buyer-data-purge", purge)
     service.include_router(api.router(service, importer, vault))
     service.include_router(config_router(service, importer.registry))
+    shipping = fulfilment.attach(service, import_enabled=importer.import_enabled, vault=vault)
+    importer.on_commerce_cancelled = shipping.on_commerce_order_cancelled
     service.importer = importer  # type: ignore[attr-defined]
     return service
 
