@@ -77,7 +77,9 @@ async def test_an_unknown_order_is_404(running) -> None:
     ({"reason": "Changed my mind"}, "body.reason", "NoInventory"),
     ({"reason": "Pricing Error"}, "body.reason", "GeneralAdjustment"),
     ({}, "body.reason", "Field required"),
-    ({"reason": ""}, "body.reason", "at least 1"),
+    ({"reason": ""}, "body.reason", "not one of Amazon's reason codes"),
+    ({"reason": "no inventory"}, "body.reason", "not one of Amazon's reason codes"),
+    ({"reason": 1}, "body.reason", "Input should be"),
     ({"reason": "NoInventory", "note": "x"}, "body.note", "Extra inputs"),
 ])
 async def test_a_bad_reason_is_422_naming_the_field(running, body, field, says) -> None:

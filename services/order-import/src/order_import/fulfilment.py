@@ -28,7 +28,7 @@ from typing import Annotated, Any, Literal, Protocol
 
 import asyncpg
 from fastapi import APIRouter, Path, Query
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
 from contracts import Event, topics
 from contracts.events import (
@@ -491,12 +491,25 @@ class Fulfilment:
 OrderId = Annotated[str, Path(min_length=1, max_length=64, description="Amazon order id, e.g. 114-1234567-1234567")]
 
 
+ReasonName = Literal[tuple(domain.REASONS)]  # type: ignore[valid-type]
+
+
 class CancelRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    reason: str = Field(min_length=1, max_length=100, description=(
-        "Amazon's reason code, or its display name: " + ", ".join(domain.REASON_CODES)
-        + " (e.g. \"No Inventory\", \"Buyer Cancelled\")"))
+    reason: ReasonName = Field(description=(  # type: ignore[valid-type]
+        "Amazon's reason code, or its display name as the spec lists it (\"No Inventory\", \"Buyer Cancelled\")"))
+
+    @field_validator("reason", mode="before")
+    @classmethod
+    def _known(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            domain.reason_code(value)  # UnknownReason (a ValueError) says what is accepted, or what to do instead
+        return value
+
+
+class CancelAnswer(OrderAction):
+    already_requested: bool = Field(description="true: this cancellation was already awaiting Amazon; not sent again")
 
 
 class ShipRequest(BaseModel):
@@ -525,31 +538,28 @@ def router(fulfilment: Fulfilment) -> APIRouter:
             raise ProblemError(503, "the service has not started")
         return service.pool
 
-    @api.post("/orders/{amazon_order_id}/cancel", status_code=202)
+    @api.post("/orders/{amazon_order_id}/cancel", status_code=202, response_model=CancelAnswer)
     async def cancel_order(amazon_order_id: OrderId, body: CancelRequest,
-                           caller: Principal = requires(Scope.OPERATE)) -> dict[str, Any]:
+                           caller: Principal = requires(Scope.OPERATE)) -> CancelAnswer:
         """Cancel an Unshipped merchant-fulfilled order on Amazon with one of Amazon's reason codes
         (OrderCancelRequested). The answer is the cancel action; Amazon's answer closes it. A cancellation already
         awaiting Amazon is answered, not sent again. Anything but an Unshipped order of a store that imports orders
         is a 409."""
-        try:
-            reason = domain.reason_code(body.reason)
-        except domain.UnknownReason as exc:
-            raise field_error("body.reason", str(exc)) from None
+        reason = domain.reason_code(body.reason)
 
         async def work(conn: asyncpg.Connection) -> dict[str, Any]:
             return await fulfilment.cancel(conn, amazon_order_id, reason, caller)
-        return await audit.act(service, caller, "order.cancel", f"AmazonOrder/{amazon_order_id}", work,
-                               before={"reason": reason})
+        return CancelAnswer(**await audit.act(service, caller, "order.cancel", f"AmazonOrder/{amazon_order_id}",
+                                              work, before={"reason": reason}))
 
-    @api.post("/orders/{amazon_order_id}/ship", status_code=202)
+    @api.post("/orders/{amazon_order_id}/ship", status_code=202, response_model=OrderAction)
     async def ship_order(amazon_order_id: OrderId, body: ShipRequest,
-                         caller: Principal = requires(Scope.OPERATE)) -> dict[str, Any]:
+                         caller: Principal = requires(Scope.OPERATE)) -> OrderAction:
         """Confirm to Amazon a shipment made outside Commerce: carrier, tracking number, items (default: every item
         still open), as one package (ShipmentConfirmRequested), the way a Commerce shipment is confirmed."""
         async def work(conn: asyncpg.Connection) -> dict[str, Any]:
             return await fulfilment.ship(conn, amazon_order_id, body, caller)
-        return await audit.act(service, caller, "order.ship", f"AmazonOrder/{amazon_order_id}", work)
+        return OrderAction(**await audit.act(service, caller, "order.ship", f"AmazonOrder/{amazon_order_id}", work))
 
     @api.get("/orders/{amazon_order_id}/fulfilment", response_model=OrderFulfilment,
              dependencies=[requires(Scope.READ)])

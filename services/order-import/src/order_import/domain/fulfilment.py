@@ -13,6 +13,7 @@ Amazon status the confirmations add up to.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -72,17 +73,21 @@ def amazon_carrier(code: str, title: str | None = None) -> Carrier:
 REASON_CODES: tuple[str, ...] = get_args(OrderCancelRequested.model_fields["reason_code"].annotation)
 
 
-def _squash(text: str) -> str:
-    return "".join(ch for ch in text.casefold() if ch.isalnum())
+def display_name(code: str) -> str:
+    """A reason code as Seller Central shows it: NoInventory -> No Inventory."""
+    return re.sub(r"(?<=[a-z])(?=[A-Z])", " ", code)
 
 
-_REASONS: Mapping[str, str] = {
-    **{_squash(code): code for code in REASON_CODES},
-    "buyercancelled": "BuyerCanceled",  # the spec's "Buyer Cancelled"
+REASONS: Mapping[str, str] = {
+    **{code: code for code in REASON_CODES},
+    **{display_name(code): code for code in REASON_CODES},
+    "Buyer Cancelled": "BuyerCanceled",  # the spec's spelling
 }
+"""Every accepted name of a cancellation reason -> Amazon's reason code."""
+
 _NOT_SENDABLE: Mapping[str, str] = {
-    "pricingerror": "Pricing Error has no cancellation reason code in Amazon's order acknowledgement; "
-                    "use GeneralAdjustment, or cancel it in Seller Central",
+    "Pricing Error": "Pricing Error has no cancellation reason code in Amazon's order acknowledgement; "
+                     "use GeneralAdjustment, or cancel the order in Seller Central",
 }
 
 
@@ -90,13 +95,12 @@ class UnknownReason(ValueError):
     pass
 
 
-def reason_code(text: str) -> str:
-    """Amazon's reason code for a code or its display name ("No Inventory", "no_inventory" -> NoInventory)."""
-    key = _squash(text)
-    if key in _REASONS:
-        return _REASONS[key]
-    raise UnknownReason(_NOT_SENDABLE.get(key) or f"{text!r} is not one of Amazon's reason codes: "
-                        + ", ".join(REASON_CODES))
+def reason_code(name: str) -> str:
+    """Amazon's reason code for a code or its display name ("No Inventory" -> NoInventory)."""
+    if name in REASONS:
+        return REASONS[name]
+    raise UnknownReason(_NOT_SENDABLE.get(name.strip().title()) or f"{name!r} is not one of Amazon's reason "
+                        "codes: " + ", ".join(REASON_CODES))
 
 
 # ---------------------------------------------------------------- an order as fulfilment sees it
