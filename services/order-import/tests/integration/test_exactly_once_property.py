@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from functools import reduce
 from importlib import resources
+from itertools import pairwise
 from typing import Any
 
 import asyncpg
@@ -141,7 +142,7 @@ def scenarios(draw: st.DrawFn) -> tuple[list[OrderCase], list[Event], list[tuple
         if draw(st.booleans()):  # announced again, with other quantities
             events.append(placed(ACCOUNT, case.amazon_order_id, path[0], case.fulfillment, sku=case.sku,
                                  quantity=case.quantity + 1))
-        for i, (before, after) in enumerate(zip(path, path[1:], strict=False)):
+        for i, (before, after) in enumerate(pairwise(path)):
             change = status(ACCOUNT, case.amazon_order_id, after, before, T0 + timedelta(minutes=i + 1))
             events += [change] * draw(st.integers(1, 2))
     events += [product(sku, quantity=100) for sku in SKUS if draw(st.booleans())]
