@@ -181,3 +181,4 @@ def test_parents_over_pages_are_each_pages_map_updated_in_order(pages: list, wan
     for child in wanted:
         assert parents.get(child) == expected.get(child)
         assert (child in parents) == (child in expected)
+    assert bool(parents) == bool(expected)

@@ -181,6 +181,8 @@ class Parents(Mapping[int, str]):
         end = bisect.bisect_left(pairs, (child + 1) * slot, first)
         if first == end:
             return None
+        if end - first == 1:
+            return pairs[first] % slot
         latest_page = bisect.bisect_right(self._page_starts, pairs[end - 1] % slot)
         for at in range(first, end):
             if bisect.bisect_right(self._page_starts, pairs[at] % slot) == latest_page:
@@ -209,7 +211,10 @@ class Parents(Mapping[int, str]):
         yield from self._other
 
     def __len__(self) -> int:
-        return sum(1 for _ in self)
+        return len(self._packed_children()) + len(self._other)
+
+    def __bool__(self) -> bool:  # without counting: `parents or {}` runs once per product
+        return bool(self._pairs) or bool(self._other)
 
 
 _MISSING = object()
