@@ -5,10 +5,12 @@ Real broker and PostgreSQL; Amazon is the in-process simulator.
 
 from __future__ import annotations
 
+import json
 import uuid
 from typing import Any
 
 import pytest
+import structlog
 from prometheus_client import REGISTRY
 
 from amazon_gateway.client import SpApiClient
@@ -95,6 +97,7 @@ async def test_each_order_is_placed_once_and_each_status_change_told_once(gatewa
     assert all(str(line.item_price.amount) == "17.00" for line in first.lines)
     assert first.order_total is not None and str(first.order_total.amount) == "34.00"
     assert first.buyer_email is None and first.shipping_address is None  # no PII role, no PII
+    assert "createRestrictedDataToken" not in (await gateway.sim.get("/_sim/stats")).json()["operations"]
     placed_total = REGISTRY.get_sample_value("saleschannel_amazon_order_events_total",
                                              {"service": "amazon-gateway", "event_type": "OrderPlaced"})
     assert placed_total is not None and placed_total >= 3
@@ -154,23 +157,98 @@ async def test_with_injected_faults_each_order_is_still_placed_once(gateway_fact
     assert faults["errors"] > 0 and faults["malformed"] > 0
 
 
-async def test_buyer_data_only_with_the_pii_role(gateway_factory: Any, kit: Any) -> None:
+def sim_state(gateway: Any) -> Any:
+    """The in-process simulator behind the gateway's HTTP client."""
+    return gateway.sim._transport.app.state.sim
+
+
+async def test_buyer_data_only_with_the_pii_role_read_with_the_orders_themselves(
+        gateway_factory: Any, kit: Any) -> None:
+    gateway, acct = await start(gateway_factory, kit, pii=True)
+    sku = kit.new_skus(1)[0]
+    await kit.seed_listing(gateway.sim, sku, quantity=10)
+    orders = [await place(gateway, kit, [sku]) for _ in range(3)]
+    pending = await place(gateway, kit, [sku], status="Pending")
+    with structlog.testing.capture_logs() as logs:
+        await poll_now(gateway, acct)
+        events = await orders_events(gateway, acct, lambda es: len(es) >= 4)
+    placed = {e.amazon_order_id: e for e in events if isinstance(e, OrderPlaced)}
+    assert sorted(placed) == sorted(o["AmazonOrderId"] for o in [*orders, pending])
+    sim = sim_state(gateway)
+    for order in orders:
+        event, truth = placed[order["AmazonOrderId"]], sim.orders.orders[order["AmazonOrderId"]]
+        assert event.buyer_email == truth.buyer_email and event.buyer_email.endswith("@marketplace.amazon.com")
+        assert event.shipping_address is not None
+        assert (event.shipping_address.name, event.shipping_address.line1, event.shipping_address.city,
+                event.shipping_address.postal_code, event.shipping_address.phone) == (
+            truth.address["Name"], "410 Terry Ave N", truth.address["City"], truth.address["PostalCode"],
+            truth.address["Phone"])
+    assert placed[pending["AmazonOrderId"]].buyer_email  # Amazon gives no address before payment clears
+    assert placed[pending["AmazonOrderId"]].shipping_address is None
+
+    stats = (await gateway.sim.get("/_sim/stats")).json()["operations"]
+    # one Restricted Data Token for getOrders; the page holds every order's buyer data: no call per order for it
+    assert stats["createRestrictedDataToken"] == {"calls": 1, "200": 1}
+    assert set(stats["getOrders"]) == {"calls", "200"}  # every page answered to the token
+    assert "getOrderAddress" not in stats and "getOrderBuyerInfo" not in stats
+    (rdt,) = [t for t in sim.tokens if t.startswith("Atz.sprdt|")]
+    assert sim.tokens[rdt].restricted == {("GET", "/orders/v0/orders"): {"buyerInfo", "shippingAddress"}}
+    logged = json.dumps(logs, default=str)
+    assert logs, "the poll logged nothing"
+    for secret in [rdt, *(sim.orders.orders[o["AmazonOrderId"]].buyer_email for o in orders), "410 Terry Ave N"]:
+        assert secret not in logged
+
+    another = await place(gateway, kit, [sku])
+    await poll_now(gateway, acct)  # the token lives on: no second one
+    events = await orders_events(gateway, acct, lambda es: len(es) >= 5)
+    assert any(isinstance(e, OrderPlaced) and e.amazon_order_id == another["AmazonOrderId"] and e.buyer_email
+               for e in events)
+    assert (await gateway.sim.get("/_sim/stats")).json()["operations"]["createRestrictedDataToken"]["calls"] == 1
+
+
+async def test_a_denied_restricted_data_token_is_replaced_within_the_poll(gateway_factory: Any, kit: Any) -> None:
     gateway, acct = await start(gateway_factory, kit, pii=True)
     sku = kit.new_skus(1)[0]
     await kit.seed_listing(gateway.sim, sku)
-    orders = [await place(gateway, kit, [sku]) for _ in range(3)]
     await poll_now(gateway, acct)
-    events = await orders_events(gateway, acct, lambda es: len(es) >= 3)
-    placed = [e for e in events if isinstance(e, OrderPlaced)]
-    assert sorted(e.amazon_order_id for e in placed) == sorted(o["AmazonOrderId"] for o in orders)
-    for event in placed:
-        assert event.buyer_email and event.buyer_email.endswith("@marketplace.amazon.com")
-        assert event.shipping_address is not None and event.shipping_address.name
-        assert event.shipping_address.line1 == "410 Terry Ave N"
+    sim = sim_state(gateway)
+    for token in [t for t in sim.tokens if t.startswith("Atz.sprdt|")]:
+        del sim.tokens[token]  # revoked (or expired early) while the gateway still holds it
+    order = await place(gateway, kit, [sku])
+    await poll_now(gateway, acct)
+    events = await orders_events(gateway, acct, lambda es: len(es) >= 1)
+    assert [(e.amazon_order_id, bool(e.buyer_email), e.shipping_address is not None) for e in events] == [
+        (order["AmazonOrderId"], True, True)]
     stats = (await gateway.sim.get("/_sim/stats")).json()["operations"]
-    # one Restricted Data Token (generic paths) serves every order's buyer and address calls
-    assert stats["createRestrictedDataToken"] == {"calls": 1, "200": 1}
-    assert stats["getOrderAddress"]["200"] == 3 and stats["getOrderBuyerInfo"]["200"] == 3
+    assert stats["createRestrictedDataToken"] == {"calls": 2, "200": 2}
+    assert stats["getOrders"]["403"] == 1
+
+
+async def test_an_app_amazon_refuses_buyer_data_is_reported_and_its_orders_wait(
+        gateway_factory: Any, kit: Any) -> None:
+    gateway, acct = await start(gateway_factory, kit, pii=True)
+    sim = sim_state(gateway)
+    sim.accounts[kit.REFRESH_TOKEN].pii_role = False  # the restricted role is not (or no longer) granted
+    sku = kit.new_skus(1)[0]
+    await kit.seed_listing(gateway.sim, sku)
+    order = await place(gateway, kit, [sku])
+    await poll_now(gateway, acct)
+
+    def mine(records: list[Any]) -> list[CommunicationError]:
+        found = [decode(r.value) for r in records]
+        return [e for e in found if isinstance(e, CommunicationError) and e.account_id == acct]
+
+    errors = mine(await read_topic(gateway.bootstrap, topics.COMMUNICATION_ERRORS.name, timeout=30,
+                                   until=lambda rs: bool(mine(rs))))
+    assert (errors[0].operation, errors[0].code) == ("createRestrictedDataToken", "InvalidInput")
+    assert "buyerInfo, shippingAddress" in errors[0].message
+    assert await gateway.db.fetchval(  # not announced without its buyer data
+        f"SELECT count(*) FROM {gateway.service.schema}.order_states WHERE account_id = $1", acct) == 0
+
+    sim.accounts[kit.REFRESH_TOKEN].pii_role = True
+    await poll_now(gateway, acct)
+    events = await orders_events(gateway, acct, lambda es: len(es) >= 1)
+    assert [(e.amazon_order_id, bool(e.buyer_email)) for e in events] == [(order["AmazonOrderId"], True)]
 
 
 async def test_a_failing_poll_is_reported_and_the_next_one_catches_up(gateway_factory: Any, kit: Any) -> None:

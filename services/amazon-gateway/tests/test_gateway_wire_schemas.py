@@ -28,7 +28,7 @@ import pytest
 from amazon_gateway.client import AmazonCallFailed, SpApiClient
 from amazon_gateway.domain import payloads
 from amazon_gateway.domain.coalesce import ListingUpdateCoalescer, PendingUpdate
-from amazon_gateway.domain.orders import ORDER_USAGE_PLANS
+from amazon_gateway.domain.orders import ORDER_USAGE_PLANS, PII_RESOURCES
 from amazon_gateway.domain.rate_limit import PUBLISHED_USAGE_PLANS, RateLimits
 from amazon_gateway.domain.retry import RetryPolicy
 from amazon_sim import schemas
@@ -302,12 +302,10 @@ async def drive_orders(ctx: Ctx) -> None:
     order_id = order["AmazonOrderId"]
     items = await ctx.client.get_order_items(ctx.account, order_id)
     assert len(items) == 2
-    rdt, lifetime = await ctx.client.create_restricted_data_token(ctx.account, [
-        {"method": "GET", "path": f"/orders/v0/orders/{order_id}/address"},
-        {"method": "GET", "path": f"/orders/v0/orders/{order_id}/buyerInfo"}])
+    rdt, lifetime = await ctx.client.create_restricted_data_token(ctx.account, PII_RESOURCES)
     assert lifetime > 0
-    assert await ctx.client.get_order_address(ctx.account, order_id, rdt)
-    assert await ctx.client.get_order_buyer_info(ctx.account, order_id, rdt)
+    restricted = await ctx.client.get_orders(ctx.account, ctx.kit.US, last_updated_after=since, rdt=rdt)
+    assert all(o["BuyerInfo"]["BuyerEmail"] and o["ShippingAddress"]["AddressLine1"] for o in restricted["Orders"])
     request = ShipmentConfirmRequested.new(
         producer="test", account_id=ctx.account, marketplace_id=ctx.kit.US, amazon_order_id=order_id,
         carrier_code="UPS", tracking_number="1Z999AA10123456784", ship_date=datetime.now(UTC) - timedelta(minutes=5),
@@ -351,10 +349,8 @@ DRIVERS: list[tuple[Driver, set[str], set[str]]] = [
                   "download_feed_document"},
      {"createFeedDocument", "document upload (JSON_LISTINGS_FEED)", "createFeed", "getFeed", "getFeedDocument",
       "document download (processing report)"}),
-    (drive_orders, {"get_orders", "get_order_items", "create_restricted_data_token", "get_order_address",
-                    "get_order_buyer_info", "confirm_shipment"},
-     {"getOrders", "getOrderItems", "createRestrictedDataToken", "getOrderAddress", "getOrderBuyerInfo",
-      "confirmShipment"}),
+    (drive_orders, {"get_orders", "get_order_items", "create_restricted_data_token", "confirm_shipment"},
+     {"getOrders", "getOrderItems", "createRestrictedDataToken", "confirmShipment"}),
     (drive_report, {"create_report", "get_report", "get_report_document", "download_report_document"},
      {"createReport", "getReport", "getReportDocument", "document download (merchant listings report)"}),
     (drive_marketplaces, set(), {"getMarketplaceParticipations"}),

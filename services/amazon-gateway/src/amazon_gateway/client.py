@@ -86,10 +86,6 @@ def _payload_with_list(name: str) -> Callable[[Json], str | None]:
     return problem
 
 
-def _payload_object(body: Json) -> str | None:
-    return None if isinstance(body.get("payload"), dict) else "the answer has no payload object"
-
-
 def _text(body: Json, name: str) -> str:
     """A required string field of an answer; a missing one is an answer we cannot use."""
     value = body.get(name)
@@ -277,8 +273,12 @@ class SpApiClient:
     # ------------------------------------------------------------ Orders API v0
 
     async def get_orders(self, account_id: str, marketplace_id: str, *, last_updated_after: str | None = None,
-                         next_token: str | None = None, max_results: int = 100) -> Json:
-        """One getOrders page (the `payload`): by LastUpdatedAfter, or the page a NextToken points to."""
+                         next_token: str | None = None, max_results: int = 100, rdt: str | None = None) -> Json:
+        """One getOrders page (the `payload`): by LastUpdatedAfter, or the page a NextToken points to.
+
+        With a Restricted Data Token (`rdt`) for `/orders/v0/orders`, each order also holds the buyer data
+        its dataElements allow.
+        """
         params = {"MarketplaceIds": marketplace_id}
         if next_token:
             params["NextToken"] = next_token
@@ -286,7 +286,7 @@ class SpApiClient:
             params["LastUpdatedAfter"] = last_updated_after or ""
             params["MaxResultsPerPage"] = str(max_results)
         return (await self.call(account_id, "getOrders", "GET", ORDERS, params=params,
-                                check=_payload_with_list("Orders")))[1]["payload"]
+                                check=_payload_with_list("Orders"), access_token=rdt))[1]["payload"]
 
     async def get_order_items(self, account_id: str, order_id: str) -> list[Json]:
         """Every item of an order, following getOrderItems' NextToken."""
@@ -307,17 +307,6 @@ class SpApiClient:
                                 json={"restrictedResources": resources}))[1]
         lifetime = body.get("expiresIn")
         return _text(body, "restrictedDataToken"), lifetime if isinstance(lifetime, int) and lifetime > 0 else 0
-
-    async def get_order_address(self, account_id: str, order_id: str, rdt: str) -> Json:
-        """The order's shipping address: restricted data, read with a Restricted Data Token."""
-        return (await self.call(account_id, "getOrderAddress", "GET", f"{ORDERS}/{quote(order_id, safe='')}/address",
-                                check=_payload_object, access_token=rdt))[1]["payload"]
-
-    async def get_order_buyer_info(self, account_id: str, order_id: str, rdt: str) -> Json:
-        """The buyer's name and e-mail: restricted data, read with a Restricted Data Token."""
-        return (await self.call(account_id, "getOrderBuyerInfo", "GET",
-                                f"{ORDERS}/{quote(order_id, safe='')}/buyerInfo", check=_payload_object,
-                                access_token=rdt))[1]["payload"]
 
     async def confirm_shipment(self, account_id: str, order_id: str, body: Json) -> None:
         """confirmShipment; Amazon answers 204 with no body, a refusal raises AmazonCallFailed with its status."""
@@ -388,8 +377,9 @@ class SpApiClient:
                         status = 502
                 else:
                     code, message = _error_code(response)
-                    if status in (401, 403) and not refreshed_after_denial:
-                        # The token may have expired early or been revoked: fetch a new one, once.
+                    if status in (401, 403) and not refreshed_after_denial and access_token is None:
+                        # The token may have expired early or been revoked: fetch a new one, once. A denied
+                        # Restricted Data Token fails at once: its caller asks for a new one.
                         refreshed_after_denial = True
                         self.tokens.invalidate(account_id)
                         attempt -= 1

@@ -6,8 +6,9 @@ orders updated since the stored cursor less an overlap window, follows NextToken
 decides in PostgreSQL which orders are news (domain.orders.decide_all), writing the new order states
 and their OrderPlaced / OrderStatusChanged events through the outbox in one transaction. The cursor
 moves only after the last page, so an interrupted poll is simply repeated. Items are read only for
-orders new to us; buyer e-mail and address only for accounts with `pii_role`, through a Restricted
-Data Token.
+orders new to us. For accounts with `pii_role` getOrders is called with a Restricted Data Token for
+buyerInfo and shippingAddress, so every page already holds the buyer e-mail and address an OrderPlaced
+carries; other accounts' orders carry no buyer data.
 """
 
 from __future__ import annotations
@@ -127,9 +128,7 @@ class OrderPoller:
         token: str | None = None
         try:
             while True:
-                payload = await self.client.get_orders(account_id, marketplace_id,
-                                                       last_updated_after=domain.amazon_time(start),
-                                                       next_token=token, max_results=self.page_size)
+                payload = await self._orders_page(account_id, marketplace_id, domain.amazon_time(start), token)
                 if reported_before is None and payload.get("LastUpdatedBefore"):
                     try:
                         reported_before = domain.parse_amazon_time(payload["LastUpdatedBefore"])
@@ -193,16 +192,16 @@ class OrderPoller:
         by_id = {s.order_id: order for order, s in page}
         sightings = [s for _, s in page]
         _, first_look = domain.decide_all(await self._known(conn, account_id, sorted(by_id)), sightings)
-        # Items (and, for the PII role, buyer and address) only for orders new to us, fetched outside the transaction.
+        # Items only for orders new to us, fetched outside the transaction.
         placed: dict[str, Event] = {}
         for sight, decision in first_look:
             if decision.change is not domain.Change.PLACED:
                 continue
-            items, buyer, address = await self._details(account_id, sight.order_id)
+            items = await self.client.get_order_items(account_id, sight.order_id)
             try:
                 placed[sight.order_id] = domain.order_placed(
                     by_id[sight.order_id], items, account_id=account_id, marketplace_id=marketplace_id,
-                    producer=self.producer, buyer=buyer, address=address)
+                    producer=self.producer, buyer_data=self.client.account(account_id).pii_role)
             except domain.UnreadableOrder as exc:  # not recorded: reported, and tried again by the next poll
                 await self._unreadable(conn, account_id, marketplace_id, by_id[sight.order_id], exc)
         new = {x.order_id for x, d in first_look if d.change is domain.Change.PLACED}
@@ -234,22 +233,26 @@ class OrderPoller:
             ORDER_EVENTS.labels(self.producer, event.event_type).inc()
         return len(events)
 
-    async def _details(self, account_id: str, order_id: str) -> tuple[list[Json], Json | None, Json | None]:
-        """The order's items; for an account with the PII role also its buyer and address (restricted data)."""
-        items = await self.client.get_order_items(account_id, order_id)
-        account = self.client.account(account_id)
-        if not account.pii_role:
-            return items, None, None
-        rdt = await self._restricted_data_token(account_id)
+    async def _orders_page(self, account_id: str, marketplace_id: str, since: str, next_token: str | None) -> Json:
+        """One getOrders page; for an account with the PII role read with its Restricted Data Token, and once
+        more with a new token when Amazon denies the one held (revoked or expired early)."""
+        async def page(rdt: str | None) -> Json:
+            return await self.client.get_orders(account_id, marketplace_id, last_updated_after=since,
+                                                next_token=next_token, max_results=self.page_size, rdt=rdt)
+
+        if not self.client.account(account_id).pii_role:
+            return await page(None)
         try:
-            return (items, await self.client.get_order_buyer_info(account_id, order_id, rdt),
-                    await self.client.get_order_address(account_id, order_id, rdt))
-        except AmazonCallFailed:
-            self._rdts.pop(account_id, None)  # perhaps revoked: the next poll asks for a new one
-            raise
+            return await page(await self._restricted_data_token(account_id))
+        except AmazonCallFailed as exc:
+            if exc.status not in (401, 403):
+                raise
+            self._rdts.pop(account_id, None)
+        return await page(await self._restricted_data_token(account_id))
 
     async def _restricted_data_token(self, account_id: str) -> str:
-        """One generic-path Restricted Data Token per account, reused until shortly before it expires."""
+        """One Restricted Data Token per account for getOrders with buyer data, reused until shortly before it
+        expires."""
         cached = self._rdts.get(account_id)
         if cached is not None and time.monotonic() < cached[1]:
             return cached[0]

@@ -71,8 +71,14 @@ def test_cursor_is_monotone(seen: list[datetime], before: datetime | None, curso
 def test_restricted_data_tokens_are_dropped_a_margin_before_amazon_expires_them() -> None:
     assert d.token_usable_until(100.0, 3600) == 100.0 + 3540
     assert d.token_usable_until(100.0, 30) == 100.0  # too short to reuse
-    assert {r["path"] for r in d.PII_RESOURCES} == {"/orders/v0/orders/{orderId}/address",
-                                                    "/orders/v0/orders/{orderId}/buyerInfo"}
+    # one token for getOrders itself, with the two data elements an OrderPlaced carries (checked against the
+    # Tokens model's RestrictedResource)
+    tokens = json.loads((MODEL.parent / "tokens_2021-03-01.json").read_text())
+    resource = Draft7Validator({"definitions": tokens["definitions"],
+                                "allOf": [{"$ref": "#/definitions/RestrictedResource"}]})
+    assert all(resource.is_valid(r) for r in d.PII_RESOURCES)
+    assert d.PII_RESOURCES == [{"method": "GET", "path": "/orders/v0/orders",
+                                "dataElements": ["buyerInfo", "shippingAddress"]}]
 
 
 # ---------------------------------------------------------------- decisions
@@ -177,15 +183,35 @@ def test_order_placed_maps_amazons_order_and_items_without_pii() -> None:
     assert "Seattle" not in event.model_dump_json()  # getOrders' partial address is not copied
 
 
-def test_order_placed_with_the_pii_role_carries_buyer_and_address() -> None:
-    event = d.order_placed(
-        order_json(), [ITEM], account_id="acct", marketplace_id=US, producer="gw",
-        buyer={"AmazonOrderId": "x", "BuyerEmail": "abc@marketplace.amazon.com"},
-        address={"ShippingAddress": {"Name": "Ada", "AddressLine1": "1 Main St", "AddressLine2": "Apt 2",
-                                     "City": "Seattle", "PostalCode": "98109", "CountryCode": "US"}})
+def restricted_order_json(**extra: object) -> dict:
+    """An Order as getOrders gives it to a Restricted Data Token for buyerInfo and shippingAddress."""
+    return order_json(
+        BuyerInfo={"BuyerEmail": "abc@marketplace.amazon.com", "BuyerName": "Ada"},
+        ShippingAddress={"Name": "Ada", "AddressLine1": "1 Main St", "AddressLine2": "Apt 2", "AddressLine3": "Rear",
+                         "City": "Seattle", "StateOrRegion": "WA", "PostalCode": "98109", "CountryCode": "US",
+                         "Phone": "+1 206-555-0100", "AddressType": "Residential"}, **extra)
+
+
+def test_order_placed_with_the_pii_role_carries_buyer_and_address_from_the_order() -> None:
+    order = restricted_order_json()
+    assert not list(validator("Order").iter_errors(order))
+    event = d.order_placed(order, [ITEM], account_id="acct", marketplace_id=US, producer="gw", buyer_data=True)
     assert event.buyer_email == "abc@marketplace.amazon.com"
-    assert event.shipping_address is not None and event.shipping_address.name == "Ada"
-    assert event.shipping_address.line2 == "Apt 2"
+    address = event.shipping_address
+    assert address is not None
+    assert (address.name, address.line1, address.line2, address.city, address.region, address.postal_code,
+            address.country_code, address.phone) == ("Ada", "1 Main St", "Apt 2, Rear", "Seattle", "WA", "98109",
+                                                     "US", "+1 206-555-0100")
+
+
+def test_buyer_data_is_copied_only_when_the_order_was_read_for_it() -> None:
+    event = d.order_placed(restricted_order_json(), [ITEM], account_id="acct", marketplace_id=US, producer="gw")
+    assert event.buyer_email is None and event.shipping_address is None
+    assert "Ada" not in event.model_dump_json() and "abc@" not in event.model_dump_json()
+    pending = {k: v for k, v in order_json(status="Pending", BuyerInfo={}).items() if k != "ShippingAddress"}
+    pending_event = d.order_placed(pending, [ITEM], account_id="acct", marketplace_id=US, producer="gw",
+                                   buyer_data=True)
+    assert pending_event.buyer_email is None and pending_event.shipping_address is None  # none before payment
 
 
 def test_pending_orders_without_prices_still_map() -> None:

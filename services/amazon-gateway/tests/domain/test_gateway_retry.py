@@ -101,10 +101,11 @@ def test_communication_error_fields_fit_the_event():
 def test_tokens_in_messages_are_redacted():
     text = (
         "bad request grant_type=refresh_token&refresh_token=Atzr|IwEBIabc123&client_secret=shh "
-        'header x-amz-access-token: Atza|tok-en_1 {"client_secret": "amzn1.oa2-cs.v1.deadbeef"}'
+        'header x-amz-access-token: Atza|tok-en_1 {"client_secret": "amzn1.oa2-cs.v1.deadbeef"} '
+        "restricted data token Atz.sprdt|AYABePut/6a4O88anSUCA=="
     )
     cleaned = redact(text)
-    for secret in ("Atzr|IwEBIabc123", "shh", "Atza|tok-en_1", "amzn1.oa2-cs.v1.deadbeef"):
+    for secret in ("Atzr|IwEBIabc123", "shh", "Atza|tok-en_1", "amzn1.oa2-cs.v1.deadbeef", "AYABePut"):
         assert secret not in cleaned
 
 

@@ -40,15 +40,14 @@ ACKNOWLEDGEMENT_CONTENT_TYPE = "text/xml; charset=UTF-8"
 # Usage plans of the Orders v0 operations the gateway's published plans do not list yet (ordersV0.json).
 ORDER_USAGE_PLANS: dict[str, UsagePlan] = {
     "getOrder": UsagePlan(Decimal("0.5"), 30),
-    "getOrderAddress": UsagePlan(Decimal("0.5"), 30),
-    "getOrderBuyerInfo": UsagePlan(Decimal("0.5"), 30),
     "createRestrictedDataToken": UsagePlan(Decimal("1"), 10),  # Tokens 2021-03-01
 }
 
-# The restricted calls an OrderPlaced needs, in their generic form: one token then serves every order.
+# The buyer data an OrderPlaced carries, asked of getOrders itself (Amazon's way for bulk orders): with this
+# token every page of the poll holds each order's BuyerInfo and whole ShippingAddress, so no order needs a call
+# of its own for them.
 PII_RESOURCES: list[Json] = [
-    {"method": "GET", "path": "/orders/v0/orders/{orderId}/address"},
-    {"method": "GET", "path": "/orders/v0/orders/{orderId}/buyerInfo"},
+    {"method": "GET", "path": "/orders/v0/orders", "dataElements": ["buyerInfo", "shippingAddress"]},
 ]
 
 # Marketplace default currencies (spec §4), for orders Amazon sends without any price yet (Pending ones).
@@ -218,8 +217,14 @@ def fulfillment(order: Json) -> FulfillmentBy:
     return FulfillmentBy.AFN if order.get("FulfillmentChannel") == "AFN" else FulfillmentBy.MFN
 
 
+def buyer_email(buyer: object) -> str | None:
+    """The (anonymised) BuyerEmail of an Order's BuyerInfo (restricted data)."""
+    email = buyer.get("BuyerEmail") if isinstance(buyer, Mapping) else None
+    return email if isinstance(email, str) and email else None
+
+
 def shipping_address(address: object) -> Address | None:
-    """getOrderAddress's ShippingAddress as our Address (restricted data)."""
+    """An Order's whole ShippingAddress (restricted data) as our Address."""
     if not isinstance(address, Mapping):
         return None
     lines = [address.get(k) for k in ("AddressLine2", "AddressLine3") if address.get(k)]
@@ -230,11 +235,12 @@ def shipping_address(address: object) -> Address | None:
 
 
 def order_placed(order: Json, items: list[Json], *, account_id: str, marketplace_id: str, producer: str,
-                 buyer: Json | None = None, address: Json | None = None) -> OrderPlaced:
+                 buyer_data: bool = False) -> OrderPlaced:
     """An OrderPlaced from getOrders' Order and getOrderItems' items.
 
-    Buyer e-mail and address come only from the restricted calls (`buyer`, `address`), made only for
-    accounts with the PII role; getOrders' own partial address is never copied into the event.
+    `buyer_data` says the order was read with a Restricted Data Token for buyerInfo and shippingAddress
+    (accounts with the PII role): only then are its BuyerInfo e-mail and ShippingAddress copied. Without
+    it the order carries just the open part of the address (city, postal code), which is never copied.
     """
     sight = sighting(order)
     total = money(order.get("OrderTotal"))
@@ -245,8 +251,8 @@ def order_placed(order: Json, items: list[Json], *, account_id: str, marketplace
         amazon_order_id=sight.order_id, purchase_date=parse_amazon_time(order.get("PurchaseDate")),
         order_status=sight.status, fulfillment=fulfillment(order), order_total=total,
         lines=[order_line(i, currency) for i in items],
-        buyer_email=(buyer or {}).get("BuyerEmail") or None,
-        shipping_address=shipping_address((address or {}).get("ShippingAddress")))
+        buyer_email=buyer_email(order.get("BuyerInfo")) if buyer_data else None,
+        shipping_address=shipping_address(order.get("ShippingAddress")) if buyer_data else None)
 
 
 def order_status_changed(order: Json, previous_status: str | None, *, account_id: str, marketplace_id: str,

@@ -73,7 +73,7 @@ class RetryPolicy:
 
 
 _SECRET_PATTERNS = (
-    re.compile(r"Atz[ar]\|[^\s\"'&,;]+"),
+    re.compile(r"Atz(?:[ar]|\.sprdt)\|[^\s\"'&,;]+"),
     re.compile(r"amzn1\.oa2-cs\.v1\.[^\s\"'&,;]+"),
     re.compile(
         r"(?i)((?:client_secret|refresh_token|access_token|x-amz-access-token|authorization)\"?\s*[:=]\s*\"?)"
@@ -84,7 +84,7 @@ REDACTED = "[redacted]"
 
 
 def redact(text: str, secrets: tuple[str, ...] = ()) -> str:
-    """Remove LWA tokens, client secrets and the given literal secrets from a message."""
+    """Remove LWA tokens, Restricted Data Tokens, client secrets and the given literal secrets from a message."""
     for secret in secrets:
         if secret:
             text = text.replace(secret, REDACTED)
