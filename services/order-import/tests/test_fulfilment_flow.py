@@ -146,7 +146,7 @@ async def test_a_commerce_shipment_heard_twice_is_confirmed_once(topics_created,
 async def test_a_rejected_confirmation_is_an_order_error_with_amazons_message_and_can_be_confirmed_by_hand(
         topics_created, running) -> None:
     service, client = running
-    order_id = await imported_order(service.pool, lines={"item-1": 1})
+    order_id = await imported_order(service.pool, lines={"item-1": 2, "item-2": 1})
     await publish(topics_created, [shipment(order_id, {"item-1": 1}, shipment_id=f"r-{order_id}", tracking="BAD")])
     [request] = await requests_of(topics_created, SHIPMENT_CONFIRMATIONS.name, order_id, 1)
     await publish(topics_created, [answer(request, accepted=False, message="The tracking number BAD is not valid.")])
@@ -156,21 +156,31 @@ async def test_a_rejected_confirmation_is_an_order_error_with_amazons_message_an
     assert order["note"] == ("Amazon refused the shipment confirmation (UPS BAD): "
                              "InvalidInput: The tracking number BAD is not valid.")
     assert order["amazon_status"] == "Unshipped" and order["shipped_at"] is None
-    errors = (await client.get("/order-actions", params={"state": "rejected", "limit": 1000})).json()
-    [error] = [e for e in errors if e["amazon_order_id"] == order_id]
+
+    async def open_errors() -> list[dict]:
+        listed = await client.get("/order-actions", params={"state": "rejected", "unresolved": "true", "limit": 1000})
+        return [e for e in listed.json() if e["amazon_order_id"] == order_id]
+
+    [error] = await open_errors()
     assert error["issues"] == [{"code": "InvalidInput", "message": "The tracking number BAD is not valid.",
                                 "severity": "ERROR", "attribute_names": []}]
 
+    # Sent again by hand: by default what was shipped and not confirmed, not the item still in the warehouse.
     fixed = await client.post(f"/orders/{order_id}/ship", json={"carrier_code": "UPS",
                                                                 "tracking_number": "1Z999AA10123456784"})
     assert fixed.status_code == 202, fixed.text
     assert fixed.json()["items"] == {"item-1": 1} and fixed.json()["requested_by"] == "test-all"
+    assert await open_errors() == []
     _, by_hand = await requests_of(topics_created, SHIPMENT_CONFIRMATIONS.name, order_id, 2)
     assert (by_hand.carrier_code, by_hand.tracking_number, by_hand.items) == ("UPS", "1Z999AA10123456784",
                                                                              {"item-1": 1})
     assert str(by_hand.event_id) == fixed.json()["request_event_id"]
     await publish(topics_created, [answer(by_hand)])
-    await until_order(service.pool, order_id, lambda o: o["amazon_status"] == "Shipped", "order Shipped")
+    await until_order(service.pool, order_id, lambda o: o["amazon_status"] == "PartiallyShipped",
+                      "order PartiallyShipped")
+    view = (await client.get(f"/orders/{order_id}/fulfilment")).json()
+    assert [(i["order_item_id"], i["shipped"], i["confirmed"]) for i in view["items"]] == [
+        ("item-1", 1, 1), ("item-2", 0, 0)]  # the parcel sent again is not counted twice
     audit = (await client.get("/audit", params={"action": "order.ship", "target": f"AmazonOrder/{order_id}"})).json()
     assert [a["actor"] for a in audit] == ["test-all"]
     notes = await service.pool.fetch("SELECT kind, note FROM order_notes WHERE amazon_order_id = $1 ORDER BY id",

@@ -28,6 +28,7 @@ from typing import Annotated, Any, Literal, Protocol
 
 import asyncpg
 from fastapi import APIRouter, Path, Query
+from prometheus_client import Counter
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
 from contracts import Event, topics
@@ -45,6 +46,11 @@ from servicekit.logging import get_logger
 from servicekit.problems import FieldError, ProblemError, field_error
 
 log = get_logger(component="fulfilment")
+
+ORDER_ACTIONS = Counter(
+    "saleschannel_order_fulfilment_total", "order-import's shipment confirmations and cancellations by kind and "
+    "outcome: requested, accepted and rejected by Amazon, or not_confirmed (a Commerce shipment confirming nothing)",
+    ["service", "kind", "outcome"])
 
 CONFIRM = "confirm_shipment"
 CANCEL = "cancel"
@@ -190,18 +196,15 @@ async def _note(conn: asyncpg.Connection, amazon_order_id: str, kind: str, note:
                        amazon_order_id, kind, note)
 
 
-async def _count_shipped(conn: asyncpg.Connection, order: _Order, items: dict[str, int]) -> None:
-    """Add shipped quantities of the order's items, never beyond what was ordered (the order row is locked)."""
-    state = order.state
-    counted = {item: min(state.ordered[item], state.shipped.get(item, 0) + qty)
-               for item, qty in items.items() if item in state.ordered}
-    if not counted:
+async def _record_shipped(conn: asyncpg.Connection, order: _Order, shipped: dict[str, int]) -> None:
+    """Store the items' new shipped quantities (the order row is locked)."""
+    if not shipped:
         return
     await conn.execute(
         "INSERT INTO shipped_items (amazon_order_id, order_item_id, shipped) "
         "SELECT $1, i, q FROM unnest($2::text[], $3::int[]) AS u(i, q) "
         "ON CONFLICT (amazon_order_id, order_item_id) DO UPDATE SET shipped = EXCLUDED.shipped, updated_at = now()",
-        state.amazon_order_id, list(counted), list(counted.values()))
+        order.state.amazon_order_id, list(shipped), list(shipped.values()))
 
 
 # ---------------------------------------------------------------- the confirmation path, shared
@@ -218,6 +221,7 @@ async def _request_confirmation(
         amazon_order_id=order.state.amazon_order_id, carrier_code=carrier.code, carrier_name=carrier.name,
         shipping_method=shipping_method, tracking_number=tracking_number, ship_date=ship_date, items=items)
     emit(event)
+    ORDER_ACTIONS.labels(producer, CONFIRM, "requested").inc()
     return await conn.fetchrow(
         f"""
         INSERT INTO order_actions (amazon_order_id, kind, request_event_id, source, requested_by, carrier_code,
@@ -270,7 +274,7 @@ class Fulfilment:
         except (domain.ActionRefused, domain.CarrierMissing) as refused:
             await self._shipment_note(conn, event, f"not confirmed to Amazon: {refused}")
             return
-        await _count_shipped(conn, order, event.items)
+        await _record_shipped(conn, order, domain.shipped_after_shipment(order.state, event.items))
         action = await _request_confirmation(
             conn, order, carrier=carrier, tracking_number=event.tracking_number, ship_date=event.shipped_at,
             items=items, source="commerce", producer=self.producer, emit=tx.emit, caused_by=event,
@@ -285,6 +289,7 @@ class Fulfilment:
                              order_note: bool = True) -> None:
         log.info("shipment_not_confirmed", order=event.amazon_order_id, shipment=event.commerce_shipment_id,
                  reason=note)
+        ORDER_ACTIONS.labels(self.producer, CONFIRM, "not_confirmed").inc()
         await conn.execute("UPDATE commerce_shipments SET note = $2 WHERE commerce_shipment_id = $1",
                            event.commerce_shipment_id, note)
         if order_note:
@@ -315,6 +320,7 @@ class Fulfilment:
             log.info("action_already_answered", order=order_id, request=str(event.request_event_id))
             return
         action = _action(row)
+        ORDER_ACTIONS.labels(self.producer, action.kind, action.state).inc()
         if not event.accepted:
             what = (f"shipment confirmation ({action.carrier_code} {action.tracking_number})"
                     if action.kind == CONFIRM else f"cancellation ({action.reason})")
@@ -409,6 +415,7 @@ class Fulfilment:
             producer=self.producer, account_id=order.account_id, marketplace_id=order.marketplace_id,
             amazon_order_id=amazon_order_id, reason_code=reason)
         await outbox.write(conn, self.service.schema, [event])
+        ORDER_ACTIONS.labels(self.producer, CANCEL, "requested").inc()
         row = await conn.fetchrow(
             f"INSERT INTO order_actions (amazon_order_id, kind, request_event_id, source, requested_by, reason) "
             f"VALUES ($1, '{CANCEL}', $2, 'api', $3, $4) RETURNING {_ACTION_COLUMNS}",
@@ -435,7 +442,7 @@ class Fulfilment:
             items = domain.manual_to_confirm(order.state, body.items)
         except domain.ActionRefused as exc:
             raise ProblemError(409, str(exc)) from None
-        await _count_shipped(conn, order, items)
+        await _record_shipped(conn, order, domain.shipped_after_confirmation(order.state, items))
         emitted: list[Event] = []
         row = await _request_confirmation(
             conn, order, carrier=carrier, tracking_number=body.tracking_number, ship_date=ship_date, items=items,
@@ -479,10 +486,16 @@ class Fulfilment:
             shipments=shipments, actions=actions)
 
     async def actions(self, conn: asyncpg.Connection | asyncpg.Pool, *, state: str | None, kind: str | None,
-                      after_id: int, limit: int) -> list[OrderAction]:
+                      unresolved: bool, after_id: int, limit: int) -> list[OrderAction]:
+        """Actions, oldest first; `unresolved`: only those no later action of the same kind on the order followed,
+        of orders still open on Amazon (a refusal nobody has acted on yet)."""
         rows = await conn.fetch(
-            f"SELECT {_ACTION_COLUMNS} FROM order_actions WHERE id > $1 AND ($2::text IS NULL OR state = $2) "
-            "AND ($3::text IS NULL OR kind = $3) ORDER BY id LIMIT $4", after_id, state, kind, limit)
+            f"SELECT {_ACTION_COLUMNS} FROM order_actions a WHERE id > $1 AND ($2::text IS NULL OR state = $2) "
+            "AND ($3::text IS NULL OR kind = $3) AND (NOT $5 OR (NOT EXISTS (SELECT 1 FROM order_actions l "
+            "WHERE l.amazon_order_id = a.amazon_order_id AND l.kind = a.kind AND l.id > a.id) AND EXISTS ("
+            "SELECT 1 FROM orders o WHERE o.amazon_order_id = a.amazon_order_id "
+            "AND o.amazon_status IN ('Unshipped', 'PartiallyShipped')))) ORDER BY id LIMIT $4",
+            after_id, state, kind, limit, unresolved)
         return [_action(r) for r in rows]
 
 
@@ -526,7 +539,8 @@ class ShipRequest(BaseModel):
     shipping_method: str | None = Field(default=None, min_length=1, max_length=100)
     items: dict[Annotated[str, Field(min_length=1, max_length=64)], Annotated[int, Field(ge=1, le=100_000)]] | None \
         = Field(default=None, min_length=1, max_length=500,
-                description="Amazon order_item_id -> quantity; default every item still open on Amazon")
+                description="Amazon order_item_id -> quantity; default: what was shipped but Amazon has not "
+                            "confirmed (a refused package sent again), else every item still open")
 
 
 def router(fulfilment: Fulfilment) -> APIRouter:
@@ -573,13 +587,16 @@ def router(fulfilment: Fulfilment) -> APIRouter:
     @api.get("/order-actions", response_model=list[OrderAction], dependencies=[requires(Scope.READ)])
     async def order_actions(
         state: Literal["requested", "accepted", "rejected"] | None = Query(
-            None, description="rejected: the orders Amazon refused an action of (order errors)"),
+            None, description="rejected: actions Amazon refused (with `unresolved`: the order errors)"),
         kind: Literal["confirm_shipment", "cancel"] | None = None,
+        unresolved: bool = Query(False, description="Only actions no later one of the same kind followed, of orders "
+                                                    "still Unshipped or PartiallyShipped"),
         after_id: int = Query(0, ge=0, le=2**62, description="Keyset paging: the last id of the previous page"),
         limit: int = Query(100, ge=1, le=1000),
     ) -> list[OrderAction]:
         """Shipment confirmations and cancellations of every order, oldest first."""
-        return await fulfilment.actions(pool(), state=state, kind=kind, after_id=after_id, limit=limit)
+        return await fulfilment.actions(pool(), state=state, kind=kind, unresolved=unresolved, after_id=after_id,
+                                        limit=limit)
 
     return api
 

@@ -19,6 +19,8 @@ from order_import.domain.fulfilment import (
     ordered_quantities,
     ship_date_problem,
     shipment_to_confirm,
+    shipped_after_confirmation,
+    shipped_after_shipment,
     status_after_cancellation,
     status_after_confirmation,
 )
@@ -161,3 +163,32 @@ def test_confirmations_never_move_a_status_backwards(current: str, confirmed: di
 def test_ordered_quantities_from_stored_lines() -> None:
     lines = [{"order_item_id": "A", "quantity": 2, "sku": "x"}, {"order_item_id": "B", "quantity": 1}, {}]
     assert ordered_quantities(lines) == {"A": 2, "B": 1}
+
+
+# ---------------------------------------------------------------- shipped quantities
+
+
+def test_by_hand_the_default_is_what_was_shipped_and_not_confirmed() -> None:
+    refused = replace(ORDER, shipped={"A": 1})
+    assert manual_to_confirm(refused, None) == {"A": 1}
+    assert manual_to_confirm(replace(refused, awaiting={"A": 1}), None) == {"A": 1, "B": 1}
+
+
+def test_a_commerce_shipment_is_a_parcel_of_its_own() -> None:
+    assert shipped_after_shipment(replace(ORDER, shipped={"A": 1}), {"A": 1, "Z": 4}) == {"A": 2}
+    assert shipped_after_shipment(replace(ORDER, shipped={"A": 2}), {"A": 1}) == {"A": 2}
+
+
+def test_goods_confirmed_again_by_hand_are_not_counted_twice() -> None:
+    refused = replace(ORDER, shipped={"A": 1})
+    assert shipped_after_confirmation(refused, {"A": 1}) == {"A": 1}
+    assert shipped_after_confirmation(replace(refused, confirmed={"A": 1}), {"A": 1}) == {"A": 2}
+
+
+@given(ordered=st.integers(1, 5), shipped=st.integers(0, 5), confirmed=st.integers(0, 5), awaiting=st.integers(0, 5),
+       qty=st.integers(1, 5))
+def test_shipped_never_exceeds_ordered_nor_falls(ordered, shipped, confirmed, awaiting, qty) -> None:
+    order = replace(ORDER, ordered={"A": ordered}, shipped={"A": shipped}, confirmed={"A": confirmed},
+                    awaiting={"A": awaiting})
+    for after in (shipped_after_shipment(order, {"A": qty}), shipped_after_confirmation(order, {"A": qty})):
+        assert min(shipped, ordered) <= after["A"] <= ordered

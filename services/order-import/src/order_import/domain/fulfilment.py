@@ -133,6 +133,13 @@ class OrderState:
                 for item, qty in self.ordered.items()}
         return {item: qty for item, qty in left.items() if qty > 0}
 
+    def shipped_unconfirmed(self) -> dict[str, int]:
+        """Shipped quantities Amazon has neither confirmed nor is answering, by item."""
+        left = self.open()
+        out = {item: min(left.get(item, 0), qty - self.confirmed.get(item, 0) - self.awaiting.get(item, 0))
+               for item, qty in sorted(self.shipped.items())}
+        return {item: qty for item, qty in out.items() if qty > 0}
+
     def _operable(self, action: str) -> None:
         if self.fulfillment != "MFN":
             raise ActionRefused(f"order {self.amazon_order_id} is fulfilled by Amazon: Amazon ships it and "
@@ -187,7 +194,9 @@ def shipment_to_confirm(order: OrderState, items: Mapping[str, int]) -> tuple[di
 
 
 def manual_to_confirm(order: OrderState, items: Mapping[str, int] | None) -> dict[str, int]:
-    """What a confirmation by hand confirms: the items asked for (each within what is open), or everything open."""
+    """What a confirmation by hand confirms: the items asked for (each within what is open); by default what was
+    shipped but Amazon has not confirmed (a refused package sent again), else every item still open (an order
+    shipped outside Commerce)."""
     order._operable("shipment")
     if order.amazon_status not in SHIPPABLE:
         raise ActionRefused(f"order {order.amazon_order_id} is {order.amazon_status} on Amazon: "
@@ -198,12 +207,26 @@ def manual_to_confirm(order: OrderState, items: Mapping[str, int] | None) -> dic
     if items is None:
         if not left:
             raise ActionRefused(f"every item of order {order.amazon_order_id} is confirmed or awaiting Amazon")
-        return dict(sorted(left.items()))
+        return order.shipped_unconfirmed() or dict(sorted(left.items()))
     over = sorted(item for item, qty in items.items() if qty > left.get(item, 0))
     if over:
         raise ActionRefused("more than is left to confirm: " + ", ".join(
             f"{item} has {left.get(item, 0)} open" for item in over))
     return dict(sorted(items.items()))
+
+
+def shipped_after_shipment(order: OrderState, items: Mapping[str, int]) -> dict[str, int]:
+    """Each item's shipped quantity once a Commerce shipment of `items` is counted (a parcel of its own)."""
+    return {item: min(qty, order.shipped.get(item, 0) + items[item])
+            for item, qty in sorted(order.ordered.items()) if items.get(item, 0) > 0}
+
+
+def shipped_after_confirmation(order: OrderState, items: Mapping[str, int]) -> dict[str, int]:
+    """Each item's shipped quantity once a confirmation by hand of `items` is sent: at least everything confirmed
+    or awaiting Amazon, the goods it names included (goods sent again after a refusal are not counted twice)."""
+    return {item: min(qty, max(order.shipped.get(item, 0),
+                               order.confirmed.get(item, 0) + order.awaiting.get(item, 0) + items[item]))
+            for item, qty in sorted(order.ordered.items()) if items.get(item, 0) > 0}
 
 
 def unknown_items(order: OrderState, items: Mapping[str, int]) -> list[str]:
