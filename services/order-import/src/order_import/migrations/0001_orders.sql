@@ -11,7 +11,7 @@ CREATE TABLE IF NOT EXISTS orders (
     amazon_status     text NOT NULL,           -- Amazon OrderStatus, never moved backwards (domain/lifecycle.py)
     status_at         timestamptz NOT NULL,    -- when Amazon last changed it (the newest applied)
     currency          text,
-    order_total       numeric(20, 4),
+    order_total       numeric,                 -- as Amazon gave it (its scale kept)
     lines             jsonb NOT NULL DEFAULT '[]',  -- OrderLine objects as the contract encodes them
     -- the import: waiting (no order due yet), blocked (due, held by a blocker), requested (sent to
     -- commerce-gateway), created, failed (Commerce refused), skipped (never to be imported, with the reason)
