@@ -154,7 +154,8 @@ FULL: dict[type[Event], Callable[[], Event]] = {
     ),
     OrderStatusChanged: lambda: OrderStatusChanged.new(
         producer="amazon-gateway", **US, amazon_order_id="113-4567890-1234567",
-        previous_status="Unshipped", order_status="Shipped", last_update_date=T0,
+        previous_status="Pending", order_status="Unshipped", last_update_date=T0,
+        buyer_email="jane@marketplace.amazon.com", shipping_address=_address(),
     ),
     CommerceOrderRequested: lambda: CommerceOrderRequested.new(
         producer="order-import", **US, amazon_order_id="113-4567890-1234567", store_code="us",

@@ -328,6 +328,11 @@ class OrderStatusChanged(Event, AccountScoped):
     previous_status: str | None
     order_status: str
     last_update_date: AwareDatetime
+    buyer_email: str | None = Field(
+        default=None, description="Set when Amazon shows buyer data it withheld before (only where the role allows)")
+    shipping_address: Address | None = Field(
+        default=None, description="Set when Amazon shows the full address it withheld before (e.g. no longer "
+        "Pending; only where the role allows)")
 
 
 class CommerceOrderRequested(Event, AccountScoped):
