@@ -9,6 +9,7 @@ import pytest
 from orders_helpers import T0, placed, product, run_id, running, settings_doc, status
 
 from contracts.events import CommerceOrderCreated, FulfillmentBy, ListingChanged
+from devstack.testing import eventually
 
 pytestmark = pytest.mark.integration
 
@@ -162,3 +163,26 @@ async def test_a_listing_maps_the_amazon_sku_and_its_arrival_unblocks_the_order(
 
     assert blocked["import_state"] == "blocked" and f"product {amazon_sku} missing" in blocked["note"]
     assert [(x.sku, x.order_item_id) for x in requests[0].lines] == [(commerce_sku, f"{order_id}-1")]
+
+
+async def test_a_store_configured_later_and_a_blocked_order_neither_holds_the_others(topics_created, database_url):
+    run = run_id()
+    account, sku, missing = f"as-{run}", f"SKU-{run}", f"GONE-{run}"
+    early, held, fine = f"119-{run}-1", f"119-{run}-2", f"119-{run}-3"
+    async with running(topics_created, database_url, schedule_interval_s=0.1) as h:
+        await h.send(product(sku))
+        await h.send(placed(account, early, sku=sku))
+        unconfigured = await h.order(early)
+        await h.apply(settings_doc(account))  # the schedule decides the store's waiting orders again
+
+        async def requested() -> bool:
+            return (await h.order(early))["import_state"] == "requested"
+
+        await eventually(requested, what="waiting order decided again after the settings")
+        await h.send(placed(account, held, sku=missing), placed(account, fine, sku=sku))
+        states = {o: (await h.order(o))["import_state"] for o in (held, fine)}
+        requests = await h.requests(early, held, fine, at_least=2)
+
+    assert unconfigured["import_state"] == "waiting" and "no OrderSettings" in unconfigured["note"]
+    assert states == {held: "blocked", fine: "requested"}
+    assert sorted(r.amazon_order_id for r in requests) == sorted([early, fine])
