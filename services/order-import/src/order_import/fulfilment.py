@@ -309,7 +309,8 @@ class Fulfilment:
         if order_id is None:
             log.info("action_result_unknown", order=event.amazon_order_id, request=str(event.request_event_id))
             return
-        order = await _locked(conn, order_id, self.import_enabled)
+        # Amazon's answer closes what was sent, whatever the store's import switch says now.
+        order = await _locked(conn, order_id, _always)
         assert order is not None  # order_actions references it
         issues = [i.model_dump(mode="json") for i in event.issues]
         row = await conn.fetchrow(
@@ -387,14 +388,9 @@ class Fulfilment:
         service's API or Seller Central) cancels on Amazon."""
         for event in sorted(events, key=lambda e: e.amazon_order_id):
             order = await _locked(tx.conn, event.amazon_order_id, self.import_enabled)
-            if order is None or order.state.fulfillment != "MFN":
-                continue
-            if order.state.amazon_status not in domain.SHIPPABLE:
-                continue
-            await _note(tx.conn, event.amazon_order_id, "commerce",
-                        f"Cancelled in Commerce (order {event.increment_id or event.commerce_order_id}) but still "
-                        f"{order.state.amazon_status} on Amazon: cancel it here with one of Amazon's reasons, or in "
-                        "Seller Central")
+            note = order and domain.cancelled_in_commerce(order.state, event.increment_id or event.commerce_order_id)
+            if note:
+                await _note(tx.conn, event.amazon_order_id, "commerce", note)
 
     # ------------------------------------------------------------ actions over HTTP
 

@@ -14,6 +14,7 @@ from order_import.domain.fulfilment import (
     ActionRefused,
     OrderState,
     cancel_refusal,
+    cancelled_in_commerce,
     every_item_confirmed,
     manual_to_confirm,
     ordered_quantities,
@@ -192,3 +193,21 @@ def test_shipped_never_exceeds_ordered_nor_falls(ordered, shipped, confirmed, aw
                     awaiting={"A": awaiting})
     for after in (shipped_after_shipment(order, {"A": qty}), shipped_after_confirmation(order, {"A": qty})):
         assert min(shipped, ordered) <= after["A"] <= ordered
+
+
+# ---------------------------------------------------------------- cancelled in Commerce
+
+
+def test_an_order_cancelled_in_commerce_says_where_to_cancel_it_on_amazon() -> None:
+    assert cancelled_in_commerce(ORDER, "000000042") == (
+        "Cancelled in Commerce (order 000000042) but still Unshipped on Amazon: cancel it here with one of "
+        "Amazon's reasons, or in Seller Central")
+    partly = cancelled_in_commerce(replace(ORDER, amazon_status="PartiallyShipped"), "42")
+    assert partly is not None and partly.endswith("PartiallyShipped on Amazon: cancel it in Seller Central")
+    assert cancelled_in_commerce(replace(ORDER, import_enabled=False), "42").endswith("cancel it in Seller Central")
+
+
+@pytest.mark.parametrize("change", [{"fulfillment": "AFN"}, {"amazon_status": "Shipped"},
+                                    {"amazon_status": "Canceled"}])
+def test_a_commerce_cancellation_amazon_does_not_wait_for_says_nothing(change: dict) -> None:
+    assert cancelled_in_commerce(replace(ORDER, **change), "42") is None

@@ -169,6 +169,16 @@ def cancel_refusal(order: OrderState, reason: str) -> str | None:
     return None
 
 
+def cancelled_in_commerce(order: OrderState, commerce_order: str) -> str | None:
+    """The note for an order cancelled in Commerce while Amazon still expects it shipped; None when Amazon does
+    not (FBA, shipped, cancelled)."""
+    if order.fulfillment != "MFN" or order.amazon_status not in SHIPPABLE:
+        return None
+    where = ("cancel it here with one of Amazon's reasons, or in Seller Central"
+             if cancel_refusal(order, REASON_CODES[0]) is None else "cancel it in Seller Central")
+    return f"Cancelled in Commerce (order {commerce_order}) but still {order.amazon_status} on Amazon: {where}"
+
+
 def shipment_to_confirm(order: OrderState, items: Mapping[str, int]) -> tuple[dict[str, int], str | None]:
     """What a Commerce shipment confirms to Amazon (item -> quantity), and a note when not all of it.
 
