@@ -28,6 +28,7 @@ from contracts.events import (
     CommerceOrderCreated,
     CommerceOrderFailed,
     CommerceOrderRequested,
+    CommunicationError,
     FulfillmentBy,
     ListingChanged,
     OrderLine,
@@ -295,6 +296,29 @@ class Importer:
         await self.reconsider(tx.conn, touched, tx.emit, {e.amazon_order_id: e for e in events})
         if cancelled and self.on_commerce_cancelled is not None:
             await self.on_commerce_cancelled(tx, cancelled)
+
+    async def on_communication_errors(self, tx: Tx, events: list[CommunicationError]) -> None:
+        """Commerce could not be reached for a request (commerce-gateway gave up and keeps it for replay): the
+        import is an order error with the retry action, as a refusal is."""
+        refs: dict[uuid.UUID, CommunicationError] = {}
+        for e in events:
+            if e.system == "commerce" and e.request_ref:
+                with contextlib.suppress(ValueError):
+                    refs[uuid.UUID(e.request_ref)] = e
+        if not refs:
+            return
+        ids = [r["amazon_order_id"] for r in await tx.conn.fetch(
+            "SELECT amazon_order_id FROM orders WHERE import_state = 'requested' "
+            "AND request_event_id = ANY($1::uuid[])", list(refs))]
+        rows = [r for r in (await lock(tx.conn, ids)).values()
+                if r.import_state is ImportState.REQUESTED and r.request_event_id in refs]
+        for row in rows:
+            e = refs[row.request_event_id]  # type: ignore[index]
+            row.import_state = ImportState.FAILED
+            row.add_note("error", f"Commerce unreachable ({e.operation}: {e.code} after {e.attempts} attempts): "
+                                  f"{e.message}")
+        await self.reconsider(tx.conn, rows, tx.emit, {r.amazon_order_id: refs[r.request_event_id]  # type: ignore[index]
+                                                       for r in rows})
 
     async def on_products(self, tx: Tx, events: list[ProductChanged]) -> None:
         newest: dict[tuple[str, str], ProductChanged] = {}

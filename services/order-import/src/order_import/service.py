@@ -1,6 +1,7 @@
 """order-import: Amazon orders into Commerce exactly once; order settings per store; the order views.
 
-Consumes amazon.orders.v1, commerce.orders.v1, commerce.products.v1 and catalog.listings.v1; emits
+Consumes amazon.orders.v1, commerce.orders.v1, commerce.products.v1, catalog.listings.v1 and Commerce's failures on
+platform.communication-errors.v1 (plus fulfilment's topics); emits
 CommerceOrderRequested (commerce.order-requests.v1) and StockReservationChanged (orders.stock-reservations.v1)
 through the outbox.
 """
@@ -41,6 +42,7 @@ def build(settings: Settings | None = None) -> Service[Settings]:
     service.subscribe(topics.COMMERCE_ORDERS, importer.on_commerce_orders)
     service.subscribe(topics.PRODUCTS, importer.on_products)
     service.subscribe(topics.LISTINGS, importer.on_listings)
+    service.subscribe(topics.COMMUNICATION_ERRORS, importer.on_communication_errors)
 
     async def schedule() -> None:
         assert service.pool is not None

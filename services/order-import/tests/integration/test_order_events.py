@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 from orders_helpers import MARKET, T0, placed, product, run_id, running, settings_doc, status
 
-from contracts.events import CommerceOrderCancelled, CommerceOrderCreated, CommerceOrderFailed
+from contracts.events import CommerceOrderCancelled, CommerceOrderCreated, CommerceOrderFailed, CommunicationError
 from devstack.testing import auth_headers
 
 pytestmark = pytest.mark.integration
@@ -128,3 +128,28 @@ async def test_a_restart_between_events_changes_nothing_already_decided(topics_c
 
     assert sorted(r.amazon_order_id for r in requests) == sorted(orders)
     assert set(states.values()) == {"requested"}
+
+
+async def test_commerce_unreachable_is_an_order_error_until_retried(topics_created, database_url) -> None:
+    run = run_id()
+    account, sku, order_id = f"cx-{run}", f"SKU-{run}", f"123-{run}-1"
+    async with running(topics_created, database_url) as h:
+        await h.apply(settings_doc(account))
+        await h.send(product(sku))
+        await h.send(placed(account, order_id, sku=sku))
+        [request] = await h.requests(order_id, at_least=1)
+        await h.send(CommunicationError.new(
+            producer="commerce-gateway", system="amazon", operation="getOrders", code="503", message="x",
+            attempts=5, request_ref=str(request.event_id)))
+        unchanged = await h.order(order_id)
+        await h.send(CommunicationError.new(
+            producer="commerce-gateway", caused_by=request, system="commerce", account_id=account,
+            marketplace_id=MARKET, operation="POST /V1/orders", code="503", message="Service Unavailable",
+            attempts=5, request_ref=str(request.event_id)))
+        failed = await h.order(order_id)
+        retried = await h.client.post(f"/orders/{order_id}/retry")
+
+    assert unchanged["import_state"] == "requested"
+    assert failed["import_state"] == "failed" and failed["actions"][0] == "retry"
+    assert failed["note"] == ("Commerce unreachable (POST /V1/orders: 503 after 5 attempts): Service Unavailable")
+    assert retried.json()["import_state"] == "requested" and retried.json()["requests"] == 2

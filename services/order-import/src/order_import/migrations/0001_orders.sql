@@ -71,3 +71,5 @@ CREATE TABLE IF NOT EXISTS products (
     updated_at       timestamptz NOT NULL,
     PRIMARY KEY (store_code, sku)
 );
+
+CREATE INDEX IF NOT EXISTS orders_request ON orders (request_event_id) WHERE import_state = 'requested';
