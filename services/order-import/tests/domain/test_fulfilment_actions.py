@@ -211,3 +211,57 @@ def test_an_order_cancelled_in_commerce_says_where_to_cancel_it_on_amazon() -> N
                                     {"amazon_status": "Canceled"}])
 def test_a_commerce_cancellation_amazon_does_not_wait_for_says_nothing(change: dict) -> None:
     assert cancelled_in_commerce(replace(ORDER, **change), "42") is None
+
+
+# ---------------------------------------------------------------- any sequence of shipments and answers
+
+_ITEMS = st.dictionaries(st.sampled_from("ABZ"), st.integers(0, 3), max_size=3)
+_STEPS = st.lists(st.one_of(
+    st.tuples(st.just("commerce"), _ITEMS),
+    st.tuples(st.just("by_hand"), st.none() | _ITEMS),
+    st.tuples(st.just("answer"), st.integers(0, 5), st.booleans()),
+), max_size=25)
+
+
+@given(steps=_STEPS)
+def test_any_sequence_keeps_confirmed_and_awaiting_within_shipped_within_ordered(steps) -> None:
+    """Packages from Commerce and by hand, answered in any order, accepted or refused, as fulfilment applies them."""
+    order = replace(ORDER, ordered={"A": 2, "B": 1})
+    packages: list[dict[str, int]] = []
+    for step in steps:
+        try:
+            if step[0] == "answer":
+                if not packages:
+                    continue
+                items = packages.pop(step[1] % len(packages))
+                awaiting = {i: order.awaiting.get(i, 0) - q for i, q in items.items()}
+                confirmed = {i: order.confirmed.get(i, 0) + (q if step[2] else 0) for i, q in items.items()}
+                before = order.amazon_status
+                order = replace(order, awaiting={**order.awaiting, **awaiting},
+                                confirmed={**order.confirmed, **confirmed})
+                if step[2]:
+                    order = replace(order, amazon_status=status_after_confirmation(before, order.ordered,
+                                                                                  order.confirmed))
+                    assert rank(order.amazon_status) >= rank(before)
+                _within(order)
+                continue
+            if step[0] == "commerce":
+                items, _ = shipment_to_confirm(order, step[1])
+                shipped = shipped_after_shipment(order, step[1])
+            else:
+                items = manual_to_confirm(order, step[1])
+                shipped = shipped_after_confirmation(order, items)
+        except ActionRefused:
+            continue
+        packages.append(items)
+        order = replace(order, shipped={**order.shipped, **shipped},
+                        awaiting={i: order.awaiting.get(i, 0) + items.get(i, 0) for i in {*order.awaiting, *items}})
+        _within(order)
+    _within(order)
+    assert (order.amazon_status == "Shipped") == every_item_confirmed(order.ordered, order.confirmed)
+
+
+def _within(order: OrderState) -> None:
+    for item, qty in order.ordered.items():
+        held = order.confirmed.get(item, 0) + order.awaiting.get(item, 0)
+        assert held <= order.shipped.get(item, 0) <= qty
