@@ -396,6 +396,7 @@ class Importer:
         if missing:
             known_buyers.update(await self.vault.load_many(conn, missing))
         now = self.clock()
+        requested = 0
         for row in rows:
             s = settings.get((row.account_id, row.marketplace_id))
             catalog = catalogs[row.amazon_order_id]
@@ -421,7 +422,7 @@ class Importer:
                     create_customer=decision.request.create_customer, increment_id=decision.request.increment_id)
                 row.request_event_id, row.requests = request.event_id, row.requests + 1
                 emit(request)
-                log.info("order_requested", order=row.amazon_order_id, store_code=decision.request.store_code)
+                requested += 1
             reserved = reservation(row.order, row.import_state, s, catalog)
             if reserved != row.reserved:
                 row.reserved, row.reservation_version = reserved, row.reservation_version + 1
@@ -432,6 +433,8 @@ class Importer:
                     store_code=row.store_code or (s.store_code if s else "default"), reserved=reserved,
                     version=row.reservation_version))
         await save(conn, rows)
+        if requested:
+            log.info("orders_requested", orders=requested)
 
     def _apply(self, row: Row, decision: Decision, s: OrderSettings | None, now: datetime) -> None:
         state = decision.state
