@@ -454,7 +454,7 @@ class Fulfilment:
     async def view(self, conn: asyncpg.Connection | asyncpg.Pool, amazon_order_id: str) -> OrderFulfilment | None:
         row = await conn.fetchrow(
             "SELECT amazon_order_id, fulfillment, amazon_status, shipped_at, cancelled_at, note, lines::text AS lines "
-            "FROM orders WHERE amazon_order_id = $1", amazon_order_id)
+            "FROM orders WHERE amazon_order_id = $1 AND purchase_date IS NOT NULL", amazon_order_id)
         if row is None:
             return None
         ordered = domain.ordered_quantities(json.loads(row["lines"] or "[]"))
