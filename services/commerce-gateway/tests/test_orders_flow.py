@@ -136,9 +136,10 @@ async def test_orders_out_one_order_per_amazon_order_with_one_answer(
             async def settled(*orders: str) -> bool:
                 return all([(await state(o)).get("status") in ("done", "failed") for o in orders])
 
-            # A request that comes twice, and one whose answer Commerce loses after it committed the order.
+            # A request that comes twice, and one whose answer Commerce loses after it committed the order (and the
+            # answer to its invoice too).
             email = f"{run}@marketplace.amazon.com"
-            await faults(commerce, timeout_after_commit_rate=1.0)
+            await faults(commerce, timeout_after_commit_rate=1.0, operations=["PostV1Orders", "PostV1OrderOrderIdInvoice"])
             await publish(topics_created, [requested(twice), requested(twice), requested(lost)])
             await eventually(lambda: settled(twice, lost), timeout=15, what="first orders")
             await faults(commerce)
@@ -173,6 +174,17 @@ async def test_orders_out_one_order_per_amazon_order_with_one_answer(
             # Amazon's number as the order number; fulfilled by Amazon: created complete, for the record.
             [record] = await sim_orders(commerce, fba)
             assert (record["increment_id"], record["state"], record["status"]) == (fba, "complete", "complete")
+            assert record["total_invoiced"] == 0  # for the record: never invoiced
+            # Merchant-fulfilled: invoiced on import (Amazon took the payment), once even when the answer to the
+            # invoice was lost; shipping every item in Commerce then completes the order.
+            for order in (twice, lost, first, second, down):
+                [made] = await sim_orders(commerce, order)
+                assert (made["state"], made["total_invoiced"]) == ("processing", made["grand_total"]), order
+                assert (await state(order))["last_error"] is None, order
+            r = await commerce.post(f"{BASE}/_sim/orders/{(await sim_orders(commerce, twice))[0]['entity_id']}/ship",
+                                    json={})
+            assert r.status_code == 200, r.text
+            assert (await sim_orders(commerce, twice))[0]["state"] == "complete"
 
         got = await answers(topics_created, {twice: 1, lost: 1, first: 1, second: 1, refused: 1, down: 1, fba: 1})
         for order in (twice, lost, first, second, down, fba):

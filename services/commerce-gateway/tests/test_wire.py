@@ -98,7 +98,10 @@ async def drive_every_operation(client: Any) -> None:
     customer = await client.create_customer(orders.customer_payload(request, store))
     await client.search_customers("wire@marketplace.amazon.com")
     found = orders.Customer(int(customer["id"]), "Wire", "Test")
-    await client.create_order(orders.order_payload(request, store, found, client_options()))
+    created = orders.created_order(await client.create_order(orders.order_payload(request, store, found,
+                                                                                  client_options())))
+    assert created.to_invoice
+    await client.invoice_order(created.entity_id, orders.invoice_payload())
     await client.search_orders("ext_order_id", request.amazon_order_id)
     await client.list_orders(page=1, page_size=5, filters=(("state", "eq", "canceled"),))
     await client.search_shipments(page=1, page_size=5, filters=(("updated_at", "gt", "2000-01-01 00:00:00"),))

@@ -32,13 +32,14 @@ ORDERS = "/V1/orders"
 CUSTOMERS = "/V1/customers"
 CUSTOMERS_SEARCH = "/V1/customers/search"
 SHIPMENTS = "/V1/shipments"
+INVOICE = "/V1/order/{orderId}/invoice"
 
 # Every Commerce operation the gateway sends, as the published 2.4.8 model names it. `send` refuses any other, and
 # the wire test drives each one against the simulator and checks request and answer against the model.
 OPERATIONS: frozenset[str] = frozenset({
     f"GET {PRODUCTS}", f"GET {PRODUCTS}/{{sku}}", f"POST {PRODUCTS}", f"PUT {PRODUCTS}/{{sku}}",
     f"GET {CURRENCY}", f"GET {STORE_VIEWS}", f"GET {WEBSITES}", f"GET {STORE_GROUPS}", f"GET {STORE_CONFIGS}",
-    f"GET {ORDERS}", f"POST {ORDERS}", f"GET {SHIPMENTS}", f"GET {CUSTOMERS_SEARCH}", f"POST {CUSTOMERS}",
+    f"GET {ORDERS}", f"POST {ORDERS}", f"POST {INVOICE}", f"GET {SHIPMENTS}", f"GET {CUSTOMERS_SEARCH}", f"POST {CUSTOMERS}",
 })
 Json = dict[str, Any]
 
@@ -83,6 +84,11 @@ def _list_problem(body: Any) -> str | None:
 def _entity_problem(body: Any) -> str | None:
     ok = isinstance(body, dict) and body.get("entity_id") not in (None, "")
     return None if ok else "the answer has no entity_id"
+
+
+def _invoice_problem(body: Any) -> str | None:
+    ok = isinstance(body, (int, str)) and not isinstance(body, bool) and str(body).strip() not in ("", "0")
+    return None if ok else "the answer is no invoice id"
 
 
 def _customer_problem(body: Any) -> str | None:
@@ -180,6 +186,11 @@ class CommerceClient:
         """`POST /V1/orders`, one attempt: repeating it blindly could make a second order."""
         return await self.send("POST", f"POST {ORDERS}", ORDERS, body, check=_entity_problem,  # type: ignore[no-any-return]
                                once=True)
+
+    async def invoice_order(self, order_id: str, body: Json) -> Any:
+        """`POST /V1/order/{orderId}/invoice`, one attempt: a blind repeat could invoice twice. Answers the invoice id."""
+        return await self.send("POST", f"POST {INVOICE}", INVOICE.replace("{orderId}", quote(order_id, safe="")),
+                               body, check=_invoice_problem, once=True)
 
     async def create_customer(self, body: Json) -> Json:
         """`POST /V1/customers`, one attempt: repeating it blindly could make a second customer."""

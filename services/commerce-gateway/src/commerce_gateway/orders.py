@@ -42,6 +42,9 @@ log = get_logger(component="orders-out")
 ORDERS_ANSWERED = Counter(
     "saleschannel_commerce_orders_total", "Order requests answered, by outcome (created, found, refused, "
     "unreachable)", ["service", "outcome"])
+INVOICES = Counter(
+    "saleschannel_commerce_invoices_total", "Merchant-fulfilled orders invoiced on import, or left uninvoiced",
+    ["service", "outcome"])
 
 Json = dict[str, Any]
 REQUEST_TYPES = frozenset({"CommerceOrderRequested"})
@@ -89,6 +92,7 @@ class Outcome:
     order: domain.CreatedOrder | None = None
     customer_id: int | None = None
     failure: Json = field(default_factory=dict)  # operation, code, message, attempts
+    remark: str | None = None  # what went wrong after the order was made (it was not invoiced)
 
     @property
     def status(self) -> str:
@@ -96,7 +100,7 @@ class Outcome:
 
     @property
     def note(self) -> str | None:
-        return f"{self.failure['code']}: {self.failure['message']}" if self.failure else None
+        return f"{self.failure['code']}: {self.failure['message']}" if self.failure else self.remark
 
 
 class _Unreachable(Exception):
@@ -196,11 +200,42 @@ class OrderSender:
     async def _guarded(self, request: CommerceOrderRequested) -> Outcome:
         async with self._slots:
             try:
-                return await self.create(request)
+                outcome = await self.create(request)
             except _Refused as exc:
                 return Outcome("refused", failure=exc.fields)
             except _Unreachable as exc:
                 return Outcome("unreachable", failure=exc.fields)
+            if outcome.order is not None and domain.wants_invoice(request, outcome.order, self.options):
+                outcome.remark = await self._invoice(request, outcome.order)
+            return outcome
+
+    async def _invoice(self, request: CommerceOrderRequested, order: domain.CreatedOrder) -> str | None:
+        """Invoice the order once; after a lost answer look at the order again instead of invoicing blindly. The
+        order stands whatever happens here: a refusal or an unreachable Commerce is a remark on the request (an
+        admin can invoice it), never a failed import."""
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                await self.client.invoice_order(order.entity_id, domain.invoice_payload())
+                INVOICES.labels(self.producer, "invoiced").inc()
+                return None
+            except CommerceCallFailed as exc:
+                failure = exc
+            delay = self.client.retry.next_delay(attempt, failure.status, self.client.rng)
+            if delay is None:
+                INVOICES.labels(self.producer, "not_invoiced").inc()
+                log.warning("commerce_order_not_invoiced", order=request.amazon_order_id, code=failure.fields["code"],
+                            attempts=attempt)
+                return f"not invoiced: {failure.fields['code']}: {failure.fields['message']}"
+            await self.sleep(delay)
+            try:
+                again = await self._find_order(request.amazon_order_id)
+            except (_Refused, _Unreachable):
+                continue
+            if again is None or not again.to_invoice:
+                INVOICES.labels(self.producer, "invoiced").inc()
+                return None
 
     async def create(self, request: CommerceOrderRequested) -> Outcome:
         """The request's order: found by its Amazon order id, else created (with its customer when asked)."""

@@ -71,6 +71,9 @@ class Settings(ServiceSettings):
     order_shipping_description: str = Field(default="Amazon shipping", description="The orders' shipping text")
     order_default_country: str = Field(default="US", pattern=r"^[A-Z]{2}$",
                                        description="Country of an address Amazon sent without one")
+    order_invoice: bool = Field(
+        default=True, description="Invoice (capture) a merchant-fulfilled order when it is created: Amazon took the "
+        "payment, and a Commerce shipment of every item then completes the order")
     order_batch_size: int = Field(default=20, ge=1, le=500, description="Requests claimed at a time")
     order_concurrency: int = Field(default=4, ge=1, le=64, description="Requests sent to Commerce at once")
     order_idle_s: float = Field(default=0.5, gt=0, description="Wait when no request is open")
@@ -103,7 +106,7 @@ class Settings(ServiceSettings):
     def order_options(self) -> OrderOptions:
         return OrderOptions(payment_method=self.order_payment_method, shipping_method=self.order_shipping_method,
                             shipping_description=self.order_shipping_description,
-                            default_country=self.order_default_country)
+                            default_country=self.order_default_country, invoice=self.order_invoice)
 
     def token(self) -> SecretStr:
         if self.commerce_token is not None and self.commerce_token.get_secret_value():

@@ -151,3 +151,32 @@ def test_answers_read() -> None:
     assert views == {"default": STORE}
     with pytest.raises(ValueError):
         domain.created_order({"increment_id": "1"})
+
+
+def _order(state: str, *items: tuple[float, float, float]) -> dict[str, Any]:
+    return {"entity_id": 9, "increment_id": "000000009", "state": state,
+            "items": [{"qty_ordered": o, "qty_invoiced": i, "qty_canceled": c} for o, i, c in items]}
+
+
+@pytest.mark.parametrize(("order", "left"), [
+    (_order("new", (2, 0, 0)), True),
+    (_order("processing", (2, 1, 0), (1, 1, 0)), True),
+    (_order("processing", (2, 2, 0), (1, 0, 1)), False),
+    (_order("complete", (2, 0, 0)), False),
+    (_order("holded", (2, 0, 0)), False),
+    (_order("canceled", (2, 0, 0)), False),
+    ({"entity_id": 9, "state": "new", "items": [{"qty_ordered": "x"}]}, False),
+])
+def test_an_order_is_to_invoice_while_items_are_left_in_a_state_that_allows_it(order: dict[str, Any],
+                                                                               left: bool) -> None:
+    assert domain.created_order(order).to_invoice is left
+
+
+def test_only_merchant_fulfilled_orders_are_invoiced_and_only_when_asked() -> None:
+    open_order = domain.created_order(_order("new", (1, 0, 0)))
+    on, off = domain.OrderOptions(), domain.OrderOptions(invoice=False)
+    assert domain.wants_invoice(request(), open_order, on)
+    assert not domain.wants_invoice(request(fulfillment=FulfillmentBy.AFN), open_order, on)
+    assert not domain.wants_invoice(request(), open_order, off)
+    assert not domain.wants_invoice(request(), domain.created_order(_order("processing", (1, 1, 0))), on)
+    assert domain.invoice_payload() == {"capture": True, "notify": False}

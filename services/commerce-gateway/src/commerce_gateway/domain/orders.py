@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from contracts.events import Address, CommerceOrderRequested, OrderLine
+from contracts.events import Address, CommerceOrderRequested, FulfillmentBy, OrderLine
 from contracts.money import round_money
 
 Json = dict[str, Any]
@@ -64,12 +64,17 @@ class OrderOptions:
     shipping_method: str = "flatrate_flatrate"
     shipping_description: str = "Amazon shipping"
     default_country: str = "US"
+    invoice: bool = True  # invoice a merchant-fulfilled order when it is created (Amazon took the payment)
 
 
 @dataclass(frozen=True)
 class CreatedOrder:
     entity_id: str
     increment_id: str | None
+    to_invoice: bool = False  # Commerce would take an invoice: items left to invoice, in a state that allows it
+
+
+NOT_INVOICEABLE_STATES = frozenset({"complete", "closed", "canceled", "holded", "payment_review"})
 
 
 def store_views(body: Any) -> dict[str, StoreView]:
@@ -86,7 +91,31 @@ def created_order(order: Any) -> CreatedOrder:
     if not isinstance(order, dict) or order.get("entity_id") in (None, ""):
         raise ValueError("the order has no entity_id")
     increment = order.get("increment_id")
-    return CreatedOrder(str(order["entity_id"]), str(increment) if increment not in (None, "") else None)
+    return CreatedOrder(str(order["entity_id"]), str(increment) if increment not in (None, "") else None,
+                        to_invoice=order.get("state") not in NOT_INVOICEABLE_STATES and any(
+                            _quantity(i.get("qty_ordered")) - _quantity(i.get("qty_invoiced"))
+                            - _quantity(i.get("qty_canceled")) > 0
+                            for i in order.get("items") or [] if isinstance(i, dict)))
+
+
+def _quantity(value: Any) -> Decimal:
+    try:
+        return Decimal(str(value)) if value not in (None, "") else Decimal(0)
+    except ArithmeticError:
+        return Decimal(0)
+
+
+def wants_invoice(request: CommerceOrderRequested, order: CreatedOrder, options: OrderOptions) -> bool:
+    """A merchant-fulfilled Amazon order is paid (Amazon took the payment), so it is invoiced when created: then a
+    Commerce shipment of every item completes it, as Commerce completes an invoiced and shipped order. An order
+    fulfilled by Amazon is created complete, for the record, and never invoiced."""
+    return options.invoice and request.fulfillment == FulfillmentBy.MFN and order.to_invoice
+
+
+def invoice_payload() -> Json:
+    """`POST /V1/order/{orderId}/invoice`: every item, the payment captured, no email to the buyer (Amazon writes
+    to the buyer)."""
+    return {"capture": True, "notify": False}
 
 
 def find_order(search: Json, amazon_order_id: str) -> CreatedOrder | None:
