@@ -39,7 +39,8 @@ INVOICE = "/V1/order/{orderId}/invoice"
 OPERATIONS: frozenset[str] = frozenset({
     f"GET {PRODUCTS}", f"GET {PRODUCTS}/{{sku}}", f"POST {PRODUCTS}", f"PUT {PRODUCTS}/{{sku}}",
     f"GET {CURRENCY}", f"GET {STORE_VIEWS}", f"GET {WEBSITES}", f"GET {STORE_GROUPS}", f"GET {STORE_CONFIGS}",
-    f"GET {ORDERS}", f"POST {ORDERS}", f"POST {INVOICE}", f"GET {SHIPMENTS}", f"GET {CUSTOMERS_SEARCH}", f"POST {CUSTOMERS}",
+    f"GET {ORDERS}", f"POST {ORDERS}", f"POST {INVOICE}", f"GET {SHIPMENTS}",
+    f"GET {CUSTOMERS_SEARCH}", f"POST {CUSTOMERS}",
 })
 Json = dict[str, Any]
 
@@ -188,7 +189,8 @@ class CommerceClient:
                                once=True)
 
     async def invoice_order(self, order_id: str, body: Json) -> Any:
-        """`POST /V1/order/{orderId}/invoice`, one attempt: a blind repeat could invoice twice. Answers the invoice id."""
+        """`POST /V1/order/{orderId}/invoice`, one attempt: a blind repeat could invoice twice. Answers the
+        invoice id."""
         return await self.send("POST", f"POST {INVOICE}", INVOICE.replace("{orderId}", quote(order_id, safe="")),
                                body, check=_invoice_problem, once=True)
 
