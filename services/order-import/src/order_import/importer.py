@@ -202,25 +202,33 @@ class Importer:
     async def on_amazon_orders(self, tx: Tx, events: list[OrderPlaced | OrderStatusChanged]) -> None:
         rows = await lock(tx.conn, (e.amazon_order_id for e in events))
         causes: dict[str, Event] = {}
-        buyers: dict[str, BuyerData] = {}
+        revealed: dict[str, dict[str, Any]] = {}
         settled: dict[str, datetime] = {}
         for event in events:
             row = rows.get(event.amazon_order_id)
-            if isinstance(event, OrderPlaced):
-                row = self._placed(row, event, buyers)
-            else:
-                row = self._status(row, event)
+            row = self._placed(row, event) if isinstance(event, OrderPlaced) else self._status(row, event)
             rows[row.amazon_order_id] = row
             causes[row.amazon_order_id] = event
+            if row.import_state in OPEN and (event.buyer_email is not None or event.shipping_address is not None):
+                shown = revealed.setdefault(row.amazon_order_id, {})
+                if event.buyer_email is not None:
+                    shown["email"] = event.buyer_email
+                if event.shipping_address is not None:
+                    shown["address"] = event.shipping_address
+                    if event.shipping_address.name:
+                        shown["name"] = event.shipping_address.name
             if row.amazon_status in SETTLED:
                 settled.setdefault(row.amazon_order_id, row.status_at)
-        if buyers:
+        buyers: dict[str, BuyerData] = {}
+        if revealed:
+            stored = await self.vault.load_many(tx.conn, list(revealed))
+            buyers = {i: (stored.get(i) or BuyerData()).model_copy(update=shown) for i, shown in revealed.items()}
             await self.vault.store_many(tx.conn, buyers)
         for order_id, at in settled.items():
             await self.vault.settle(tx.conn, order_id, at)
         await self.reconsider(tx.conn, list(rows.values()), tx.emit, causes, buyers)
 
-    def _placed(self, row: Row | None, e: OrderPlaced, buyers: dict[str, BuyerData]) -> Row:
+    def _placed(self, row: Row | None, e: OrderPlaced) -> Row:
         status = e.order_status if known(e.order_status) else AmazonStatus.PENDING
         total = e.order_total
         if row is None:
@@ -239,10 +247,6 @@ class Importer:
         row.fulfillment, row.purchase_date, row.lines = e.fulfillment, e.purchase_date, tuple(e.lines)
         row.currency, row.order_total = (total.currency, total.amount) if total else (None, None)
         row.changed = True
-        if e.buyer_email is not None or e.shipping_address is not None:
-            buyers[e.amazon_order_id] = BuyerData(
-                email=e.buyer_email, name=e.shipping_address.name if e.shipping_address else None,
-                address=e.shipping_address)
         return row
 
     def _status(self, row: Row | None, e: OrderStatusChanged) -> Row:

@@ -8,7 +8,13 @@ from datetime import timedelta
 import pytest
 from orders_helpers import MARKET, T0, placed, product, run_id, running, settings_doc, status
 
-from contracts.events import CommerceOrderCancelled, CommerceOrderCreated, CommerceOrderFailed, CommunicationError
+from contracts.events import (
+    Address,
+    CommerceOrderCancelled,
+    CommerceOrderCreated,
+    CommerceOrderFailed,
+    CommunicationError,
+)
 from devstack.testing import auth_headers
 
 pytestmark = pytest.mark.integration
@@ -153,3 +159,28 @@ async def test_commerce_unreachable_is_an_order_error_until_retried(topics_creat
     assert failed["import_state"] == "failed" and failed["actions"][0] == "retry"
     assert failed["note"] == ("Commerce unreachable (POST /V1/orders: 503 after 5 attempts): Service Unavailable")
     assert retried.json()["import_state"] == "requested" and retried.json()["requests"] == 2
+
+
+async def test_buyer_data_shown_with_a_later_status_goes_with_the_request(topics_created, database_url) -> None:
+    run = run_id()
+    account, sku, order_id = f"bd-{run}", f"SKU-{run}", f"124-{run}-1"
+    async with running(topics_created, database_url) as h:
+        await h.apply(settings_doc(account, customer_creation="build"))
+        await h.send(product(sku))
+        await h.send(placed(account, order_id, "Pending", sku=sku, email=None, shipping_address=Address(
+            city="Escondido", region="CA", postal_code="92025", country_code="US")))
+        pending = await h.order(order_id)
+        revealed = status(account, order_id, "Unshipped", "Pending", T0 + timedelta(minutes=5))
+        revealed = revealed.model_copy(update={"buyer_email": "late@example.com", "shipping_address": Address(
+            name="Lee  Park!", line1="2 Oak Ave", city="ESCONDIDO", region="california", postal_code="92025-1501",
+            country_code="US")})
+        await h.send(revealed)
+        [request] = await h.requests(order_id, at_least=1)
+        details = await h.order(order_id)
+
+    assert pending["buyer_email"] is None and pending["shipping_address"]["line1"] is None
+    assert request.customer_email == "late@example.com" and request.create_customer is True
+    address = request.shipping_address
+    assert (address.name, address.line1, address.city, address.region, address.postal_code) == (
+        "Lee Park", "2 Oak Ave", "Escondido", "CA", "92025")
+    assert details["buyer_name"] == "Lee  Park!"  # kept as Amazon sent it; cleaned on the way to Commerce
