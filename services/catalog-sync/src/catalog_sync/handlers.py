@@ -59,9 +59,9 @@ ON CONFLICT (account_id, marketplace_id, sku) DO UPDATE SET
 """
 
 # What pending Amazon orders hold back is read by product changes and written by reservation changes.
-# Product changes hold this lock shared (they run side by side, each product row locked by its own
-# transaction); a reservation change holds it alone, so the two never both read the other's old state
-# (a product first listed while its first reservation arrives would otherwise list Commerce's whole quantity).
+# A product change holds this lock shared (product changes exclude each other by their product rows), a
+# reservation change holds it alone. Without it, a product listed for the first time while its first
+# reservation arrives could list Commerce's whole quantity: each would read the other's state before it commits.
 _STOCK_LOCK = "hashtext('catalog-sync.stock-reservations'), hashtext(current_schema())"
 _PRODUCTS_READING_STOCK = f"SELECT pg_advisory_xact_lock_shared({_STOCK_LOCK})"
 _STOCK_WRITING = f"SELECT pg_advisory_xact_lock({_STOCK_LOCK})"
