@@ -345,27 +345,41 @@ class Importer:
                              {product_key(*k): e for k, e in newest.items()})
 
     async def on_listings(self, tx: Tx, events: list[ListingChanged]) -> None:
+        """The newest mapping of each listing kept; orders whose mapping changed are decided again: blocked ones
+        waiting on it, and those whose reservation names it."""
         newest: dict[tuple[str, str, str], ListingChanged] = {}
         for e in events:
             key = (e.account_id, e.marketplace_id, e.sku)
             if key not in newest or e.version >= newest[key].version:
                 newest[key] = e
-        changed = await tx.conn.fetch("""
+        columns = ([k[0] for k in newest], [k[1] for k in newest], [k[2] for k in newest])
+        before = {(r["account_id"], r["marketplace_id"], r["sku"]): r["product_sku"] for r in await tx.conn.fetch(
+            "SELECT l.account_id, l.marketplace_id, l.sku, l.product_sku FROM listings l "
+            "JOIN unnest($1::text[], $2::text[], $3::text[]) AS w(a, m, s) "
+            "ON l.account_id = w.a AND l.marketplace_id = w.m AND l.sku = w.s FOR UPDATE OF l", *columns)}
+        written = await tx.conn.fetch("""
             INSERT INTO listings (account_id, marketplace_id, sku, product_sku, version)
             SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::int[])
             ON CONFLICT (account_id, marketplace_id, sku) DO UPDATE
                SET product_sku = EXCLUDED.product_sku, version = EXCLUDED.version
              WHERE listings.version < EXCLUDED.version
-            RETURNING account_id, marketplace_id, sku""",
-            [k[0] for k in newest], [k[1] for k in newest], [k[2] for k in newest],
-            [e.product_sku for e in newest.values()], [e.version for e in newest.values()])
-        keys = {(r["account_id"], r["marketplace_id"], r["sku"]) for r in changed}
+            RETURNING account_id, marketplace_id, sku, product_sku""",
+            *columns, [e.product_sku for e in newest.values()], [e.version for e in newest.values()])
+        keys = [(r["account_id"], r["marketplace_id"], r["sku"]) for r in written
+                if (r["account_id"], r["marketplace_id"], r["sku"]) not in before
+                or before[r["account_id"], r["marketplace_id"], r["sku"]] != r["product_sku"]]
+        if not keys:
+            return
         ids = [r["amazon_order_id"] for r in await tx.conn.fetch(
-            "SELECT amazon_order_id FROM orders o, unnest($1::text[], $2::text[], $3::text[]) AS l(a, m, s) "
-            "WHERE o.import_state IN ('waiting', 'blocked') AND o.watch @> ARRAY['listing:' || l.s] "
-            "AND o.account_id = l.a AND o.marketplace_id = l.m",
-            [k[0] for k in keys], [k[1] for k in keys], [k[2] for k in keys])] if keys else []
-        await self._decide_again(tx.conn, ids, tx.emit, {})
+            "SELECT DISTINCT o.amazon_order_id FROM orders o, unnest($1::text[], $2::text[], $3::text[]) AS l(a, m, s) "
+            "WHERE o.account_id = l.a AND o.marketplace_id = l.m AND ("
+            "(o.import_state IN ('waiting', 'blocked') AND o.watch @> ARRAY['listing:' || l.s]) OR "
+            "(o.import_state IN ('waiting', 'blocked', 'requested', 'failed') "
+            "AND o.lines @> jsonb_build_array(jsonb_build_object('sku', l.s))))",
+            [k[0] for k in keys], [k[1] for k in keys], [k[2] for k in keys])]
+        if ids:
+            rows = await lock(tx.conn, ids)
+            await self.reconsider(tx.conn, list(rows.values()), tx.emit, {})
 
     async def _watchers(self, tx: Tx, keys: Sequence[str], causes: Mapping[str, Event]) -> None:
         if not keys:

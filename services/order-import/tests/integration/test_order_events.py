@@ -14,6 +14,7 @@ from contracts.events import (
     CommerceOrderCreated,
     CommerceOrderFailed,
     CommunicationError,
+    ListingChanged,
 )
 from devstack.testing import auth_headers
 
@@ -184,3 +185,23 @@ async def test_buyer_data_shown_with_a_later_status_goes_with_the_request(topics
     assert (address.name, address.line1, address.city, address.region, address.postal_code) == (
         "Lee Park", "2 Oak Ave", "Escondido", "CA", "92025")
     assert details["buyer_name"] == "Lee  Park!"  # kept as Amazon sent it; cleaned on the way to Commerce
+
+
+async def test_a_reservation_follows_the_listing_mapping_and_ignores_other_listing_changes(topics_created, database_url):
+    run = run_id()
+    account, amazon_sku, commerce_sku, order_id = f"rm-{run}", f"AMZ-{run}", f"COM-{run}", f"125-{run}-1"
+
+    def listing(version: int, quantity: int) -> ListingChanged:
+        return ListingChanged.new(producer="catalog-sync", account_id=account, marketplace_id=MARKET, sku=amazon_sku,
+                                  product_sku=commerce_sku, status="Active", quantity=quantity, price=None,
+                                  version=version, changes=[])
+
+    async with running(topics_created, database_url) as h:
+        await h.apply(settings_doc(account))
+        await h.send(placed(account, order_id, "Pending", sku=amazon_sku, quantity=2))
+        await h.send(listing(1, 5))
+        await h.send(listing(2, 3), listing(2, 3))  # the quantity moved: the mapping did not
+        await h.send(listing(1, 9))  # an older version, late
+        reservations = await h.reservations(order_id, at_least=2)
+
+    assert [(r.reserved, r.version) for r in reservations] == [({amazon_sku: 2}, 1), ({commerce_sku: 2}, 2)]

@@ -73,3 +73,5 @@ CREATE TABLE IF NOT EXISTS products (
 );
 
 CREATE INDEX IF NOT EXISTS orders_request ON orders (request_event_id) WHERE import_state = 'requested';
+CREATE INDEX IF NOT EXISTS orders_lines ON orders USING gin (lines jsonb_path_ops)
+    WHERE import_state IN ('waiting', 'blocked', 'requested', 'failed');
