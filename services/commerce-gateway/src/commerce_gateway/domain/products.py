@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import bisect
 import hashlib
 import json
 import re
@@ -140,60 +139,40 @@ def parents_of(items: Iterable[Json]) -> dict[int, str]:
 class Parents(Mapping[int, str]):
     """Child entity id -> configurable parent SKU over pages of products, as `parents_of` each page with the
     pages' maps updated in order (in a page the first parent of a child wins, a later page's over an earlier
-    one's), held as sorted integers: a few bytes per child instead of a dict entry, for a whole catalogue."""
+    one's), held in an array indexed by child id: four bytes per id instead of a dict entry per child, for a
+    whole catalogue."""
 
-    _SLOT = 1 << 24  # parents per catalogue, at most
-    _CHILDREN = 1 << 38  # child ids packed with their parent's index below this; any other in a dict
+    _IDS = 1 << 24  # child ids below this are held in the array, any other in a dict
 
     def __init__(self) -> None:
         self._skus: list[str] = []
-        self._page_starts = array("q")  # index in _skus of each page's first parent
-        self._pairs = array("q")  # child * _SLOT + parent index
-        self._sorted = True
+        self._by_id = array("i")  # 1 + the index in _skus of each child id's parent, 0 for none
+        self._children = 0
         self._other: dict[int, str] = {}
 
     def add(self, items: Iterable[Json]) -> None:
         """One page's products (only configurables count)."""
-        self._page_starts.append(len(self._skus))
-        page: dict[int, str] = {}
+        page: set[int] = set()
         for item in items:
             if item.get("type_id") != CONFIGURABLE or not isinstance(item.get("sku"), str):
                 continue
-            index = len(self._skus)
-            if index == self._SLOT:
-                raise ValueError(f"more than {self._SLOT} configurable products")
             self._skus.append(item["sku"])
             for child in configurable_children(item):
-                if 0 <= child < self._CHILDREN:
-                    self._pairs.append(child * self._SLOT + index)
-                    self._sorted = False
-                else:
-                    page.setdefault(child, item["sku"])
-        self._other.update(page)
-
-    def _index(self, child: int) -> int | None:
-        """The parent of a packed child: of the latest page naming it, the first there."""
-        if not self._sorted:
-            self._pairs = array("q", sorted(self._pairs))
-            self._sorted = True
-        pairs, slot = self._pairs, self._SLOT
-        first = bisect.bisect_left(pairs, child * slot)
-        end = bisect.bisect_left(pairs, (child + 1) * slot, first)
-        if first == end:
-            return None
-        if end - first == 1:
-            return pairs[first] % slot
-        latest_page = bisect.bisect_right(self._page_starts, pairs[end - 1] % slot)
-        for at in range(first, end):
-            if bisect.bisect_right(self._page_starts, pairs[at] % slot) == latest_page:
-                return pairs[at] % slot
-        return None  # not reached: the last pair is on the latest page
+                if not 0 <= child < self._IDS:
+                    if child not in page:
+                        self._other[child] = item["sku"]
+                elif child not in page:
+                    if child >= len(self._by_id):
+                        grown = min(self._IDS, max(child + 1, 2 * len(self._by_id)))
+                        self._by_id.frombytes(bytes(self._by_id.itemsize * (grown - len(self._by_id))))
+                    self._children += self._by_id[child] == 0
+                    self._by_id[child] = len(self._skus)
+                page.add(child)
 
     def get(self, child: object, default: Any = None) -> Any:
-        if isinstance(child, int) and 0 <= child < self._CHILDREN:
-            index = self._index(child)
-            if index is not None:
-                return self._skus[index]
+        if isinstance(child, int) and 0 <= child < self._IDS:
+            index = self._by_id[child] if child < len(self._by_id) else 0
+            return self._skus[index - 1] if index else default
         return self._other.get(child, default)  # type: ignore[call-overload]
 
     def __getitem__(self, child: int) -> str:
@@ -202,19 +181,15 @@ class Parents(Mapping[int, str]):
             raise KeyError(child)
         return found  # type: ignore[no-any-return]
 
-    def _packed_children(self) -> list[int]:
-        self._index(0)
-        return sorted({pair // self._SLOT for pair in self._pairs})
-
     def __iter__(self) -> Iterator[int]:
-        yield from self._packed_children()
+        yield from (child for child, index in enumerate(self._by_id) if index)
         yield from self._other
 
     def __len__(self) -> int:
-        return len(self._packed_children()) + len(self._other)
+        return self._children + len(self._other)
 
-    def __bool__(self) -> bool:  # without counting: `parents or {}` runs once per product
-        return bool(self._pairs) or bool(self._other)
+    def __bool__(self) -> bool:  # `parents or {}` runs once per product
+        return bool(self._children or self._other)
 
 
 _MISSING = object()
