@@ -206,6 +206,69 @@ async def test_buyer_data_only_with_the_pii_role_read_with_the_orders_themselves
     assert (await gateway.sim.get("/_sim/stats")).json()["operations"]["createRestrictedDataToken"]["calls"] == 1
 
 
+async def pending_then_paid_then_shipped(gateway: Any, kit: Any, acct: str) -> tuple[str, list[Any]]:
+    """One order placed Pending and polled, moved to Unshipped (paid) and polled, then to Shipped and polled;
+    its events in order."""
+    sim_state(gateway).orders.pending_seconds = 3600  # the order moves only when the test moves it
+    sku = kit.new_skus(1)[0]
+    await kit.seed_listing(gateway.sim, sku)
+    order_id = (await place(gateway, kit, [sku], status="Pending"))["AmazonOrderId"]
+    await poll_now(gateway, acct)
+    for n, status in enumerate(["Unshipped", "Shipped"], start=2):
+        r = await gateway.sim.post(f"/_sim/orders/{order_id}/status", json={"orderStatus": status})
+        assert r.status_code == 200, r.text
+        await poll_now(gateway, acct)
+        await orders_events(gateway, acct, lambda es, n=n: len(es) >= n)
+    events = await orders_events(gateway, acct, lambda es: len(es) >= 3)
+    return order_id, [e for e in events if e.amazon_order_id == order_id]
+
+
+async def announced(gateway: Any, acct: str, order_id: str) -> dict[str, Any]:
+    row = await gateway.db.fetchrow(
+        f"SELECT * FROM {gateway.service.schema}.order_states WHERE account_id = $1 AND amazon_order_id = $2",
+        acct, order_id)
+    return dict(row)
+
+
+async def test_an_order_first_seen_pending_gets_its_buyer_data_with_the_change_that_shows_it(
+        gateway_factory: Any, kit: Any) -> None:
+    gateway, acct = await start(gateway_factory, kit, pii=True)
+    order_id, events = await pending_then_paid_then_shipped(gateway, kit, acct)
+    truth = sim_state(gateway).orders.orders[order_id]
+    assert [(type(e).__name__, e.order_status) for e in events] == [
+        ("OrderPlaced", "Pending"), ("OrderStatusChanged", "Unshipped"), ("OrderStatusChanged", "Shipped")]
+    placed, paid, shipped = events
+    assert placed.shipping_address is None  # Amazon gives no address before payment clears
+    assert paid.previous_status == "Pending" and paid.buyer_email == truth.buyer_email
+    address = paid.shipping_address
+    assert address is not None
+    assert (address.name, address.line1, address.city, address.region, address.postal_code, address.country_code,
+            address.phone) == (truth.address["Name"], truth.address["AddressLine1"], truth.address["City"],
+                               truth.address["StateOrRegion"], truth.address["PostalCode"],
+                               truth.address["CountryCode"], truth.address["Phone"])
+    assert shipped.buyer_email is None and shipped.shipping_address is None  # announced once, not again
+    row = await announced(gateway, acct, order_id)
+    assert (row["status"], row["buyer_email_announced"], row["address_announced"]) == ("Shipped", True, True)
+    kept = json.dumps(row, default=str)  # the gateway records that it went out, not the buyer data
+    assert truth.buyer_email not in kept and truth.address["AddressLine1"] not in kept
+    assert truth.address["Name"] not in kept
+
+    await poll_now(gateway, acct)  # seen again: nothing new
+    assert len(await orders_events(gateway, acct, lambda es: len(es) >= 3)) == 3
+
+
+async def test_without_the_pii_role_no_status_change_carries_buyer_data(gateway_factory: Any, kit: Any) -> None:
+    gateway, acct = await start(gateway_factory, kit)
+    order_id, events = await pending_then_paid_then_shipped(gateway, kit, acct)
+    assert [e.order_status for e in events] == ["Pending", "Unshipped", "Shipped"]
+    assert all(e.buyer_email is None and e.shipping_address is None for e in events)
+    truth = sim_state(gateway).orders.orders[order_id]
+    assert all(truth.address["City"] not in e.model_dump_json() for e in events)  # not even the open part
+    row = await announced(gateway, acct, order_id)
+    assert (row["buyer_email_announced"], row["address_announced"]) == (False, False)
+    assert "createRestrictedDataToken" not in (await gateway.sim.get("/_sim/stats")).json()["operations"]
+
+
 async def test_a_denied_restricted_data_token_is_replaced_within_the_poll(gateway_factory: Any, kit: Any) -> None:
     gateway, acct = await start(gateway_factory, kit, pii=True)
     sku = kit.new_skus(1)[0]

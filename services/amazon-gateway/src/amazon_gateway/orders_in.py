@@ -8,7 +8,9 @@ and their OrderPlaced / OrderStatusChanged events through the outbox in one tran
 moves only after the last page, so an interrupted poll is simply repeated. Items are read only for
 orders new to us. For accounts with `pii_role` getOrders is called with a Restricted Data Token for
 buyerInfo and shippingAddress, so every page already holds the buyer e-mail and address an OrderPlaced
-carries; other accounts' orders carry no buyer data.
+carries; other accounts' orders carry no buyer data. An order first seen Pending has no address yet: the
+status change that first shows buyer data not yet announced carries it, and order_states records only
+that it went out (buyer_email_announced, address_announced), never the data.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -26,7 +29,7 @@ from amazon_gateway.client import AmazonCallFailed, SpApiClient
 from amazon_gateway.domain import orders as domain
 from amazon_gateway.domain.retry import redact
 from contracts import Event
-from contracts.events import CommunicationError
+from contracts.events import CommunicationError, OrderPlaced, OrderStatusChanged
 from servicekit import outbox
 from servicekit.logging import get_logger
 
@@ -179,10 +182,13 @@ class OrderPoller:
     async def _known(self, conn: asyncpg.Connection, account_id: str, ids: list[str],
                      lock: bool = False) -> dict[str, domain.Known]:
         rows = await conn.fetch(
-            "SELECT amazon_order_id, status, last_update FROM order_states WHERE account_id = $1 "
+            "SELECT amazon_order_id, status, last_update, buyer_email_announced, address_announced "
+            "FROM order_states WHERE account_id = $1 "
             f"AND amazon_order_id = ANY($2::text[]) ORDER BY amazon_order_id{' FOR UPDATE' if lock else ''}",
             account_id, ids)
-        return {r["amazon_order_id"]: domain.Known(r["status"], r["last_update"]) for r in rows}
+        return {r["amazon_order_id"]: domain.Known(
+            r["status"], r["last_update"], domain.Announced(r["buyer_email_announced"], r["address_announced"]))
+            for r in rows}
 
     async def _record_page(self, conn: asyncpg.Connection, account_id: str, marketplace_id: str,
                            page: list[tuple[Json, domain.Sighting]]) -> int:
@@ -192,8 +198,9 @@ class OrderPoller:
         by_id = {s.order_id: order for order, s in page}
         sightings = [s for _, s in page]
         _, first_look = domain.decide_all(await self._known(conn, account_id, sorted(by_id)), sightings)
+        buyer_data = self.client.account(account_id).pii_role
         # Items only for orders new to us, fetched outside the transaction.
-        placed: dict[str, Event] = {}
+        placed: dict[str, OrderPlaced] = {}
         for sight, decision in first_look:
             if decision.change is not domain.Change.PLACED:
                 continue
@@ -201,7 +208,7 @@ class OrderPoller:
             try:
                 placed[sight.order_id] = domain.order_placed(
                     by_id[sight.order_id], items, account_id=account_id, marketplace_id=marketplace_id,
-                    producer=self.producer, buyer_data=self.client.account(account_id).pii_role)
+                    producer=self.producer, buyer_data=buyer_data)
             except domain.UnreadableOrder as exc:  # not recorded: reported, and tried again by the next poll
                 await self._unreadable(conn, account_id, marketplace_id, by_id[sight.order_id], exc)
         new = {x.order_id for x, d in first_look if d.change is domain.Change.PLACED}
@@ -213,21 +220,34 @@ class OrderPoller:
             state, news = domain.decide_all(await self._known(conn, account_id, ids, lock=True), sightings)
             events: list[Event] = []
             for sight, decision in news:
+                event: OrderPlaced | OrderStatusChanged
                 if decision.change is domain.Change.PLACED:
-                    events.append(placed[sight.order_id])
+                    event = placed[sight.order_id]
                 else:
-                    events.append(domain.order_status_changed(
+                    event = domain.order_status_changed(
                         by_id[sight.order_id], decision.previous_status, account_id=account_id,
-                        marketplace_id=marketplace_id, producer=self.producer))
+                        marketplace_id=marketplace_id, producer=self.producer, buyer_data=buyer_data,
+                        announced=state[sight.order_id].announced)
+                known = state[sight.order_id]
+                state[sight.order_id] = replace(known, announced=known.announced.after(event))
+                events.append(event)
             await conn.execute(
                 """
-                INSERT INTO order_states AS s (account_id, amazon_order_id, marketplace_id, status, last_update)
-                SELECT $1, i, $2, st, lu FROM unnest($3::text[], $4::text[], $5::timestamptz[]) AS u(i, st, lu)
+                INSERT INTO order_states AS s (account_id, amazon_order_id, marketplace_id, status, last_update,
+                                               buyer_email_announced, address_announced)
+                SELECT $1, i, $2, st, lu, em, ad
+                FROM unnest($3::text[], $4::text[], $5::timestamptz[], $6::boolean[], $7::boolean[])
+                    AS u(i, st, lu, em, ad)
                 ON CONFLICT (account_id, amazon_order_id) DO UPDATE
-                SET status = EXCLUDED.status, last_update = EXCLUDED.last_update, updated_at = now()
-                WHERE (s.status, s.last_update) IS DISTINCT FROM (EXCLUDED.status, EXCLUDED.last_update)
+                SET status = EXCLUDED.status, last_update = EXCLUDED.last_update,
+                    buyer_email_announced = EXCLUDED.buyer_email_announced,
+                    address_announced = EXCLUDED.address_announced, updated_at = now()
+                WHERE (s.status, s.last_update, s.buyer_email_announced, s.address_announced)
+                    IS DISTINCT FROM (EXCLUDED.status, EXCLUDED.last_update, EXCLUDED.buyer_email_announced,
+                                      EXCLUDED.address_announced)
                 """,
-                account_id, marketplace_id, ids, [state[i].status for i in ids], [state[i].last_update for i in ids])
+                account_id, marketplace_id, ids, [state[i].status for i in ids], [state[i].last_update for i in ids],
+                [state[i].announced.email for i in ids], [state[i].announced.address for i in ids])
             await outbox.write(conn, self.schema, events)
         for event in events:
             ORDER_EVENTS.labels(self.producer, event.event_type).inc()

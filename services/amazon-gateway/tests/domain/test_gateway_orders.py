@@ -5,6 +5,7 @@ import itertools
 import json
 import uuid
 import xml.etree.ElementTree as ET
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -233,6 +234,70 @@ def test_status_changed_event() -> None:
     e = d.order_status_changed(order_json(status="Shipped"), "Unshipped", account_id="a", marketplace_id=US,
                                producer="gw")
     assert (e.previous_status, e.order_status, e.last_update_date) == ("Unshipped", "Shipped", T0)
+    assert e.buyer_email is None and e.shipping_address is None
+
+
+def test_a_status_change_carries_the_buyer_data_it_shows_first() -> None:
+    kw = {"account_id": "a", "marketplace_id": US, "producer": "gw"}
+    paid = restricted_order_json()
+    once_pending = d.Announced(email=True, address=False)  # OrderPlaced of a Pending order: no address yet
+    revealed = d.order_status_changed(paid, "Pending", buyer_data=True, announced=once_pending, **kw)
+    assert revealed.buyer_email == "abc@marketplace.amazon.com"
+    assert revealed.shipping_address is not None and revealed.shipping_address.line1 == "1 Main St"
+    assert once_pending.after(revealed) == d.Announced(email=True, address=True)
+    shipped = restricted_order_json(OrderStatus="Shipped")
+    again = d.order_status_changed(shipped, "Unshipped", buyer_data=True, announced=d.Announced(True, True), **kw)
+    assert again.buyer_email is None and again.shipping_address is None  # nothing new: nothing again
+    without_role = d.order_status_changed(paid, "Pending", announced=d.Announced(), **kw)
+    assert without_role.buyer_email is None and without_role.shipping_address is None
+    assert "Ada" not in without_role.model_dump_json() and "abc@" not in without_role.model_dump_json()
+
+
+def test_what_was_announced_survives_every_decision() -> None:
+    known = d.Known("Pending", T0, d.Announced(email=True))
+    assert d.decide(known, "Pending", T0 + timedelta(minutes=1)).state.announced == known.announced
+    assert d.decide(known, "Unshipped", T0 + timedelta(minutes=2)).state.announced == known.announced
+    assert d.decide(known, "Unshipped", T0 - timedelta(minutes=1)).state.announced == known.announced
+
+
+ADDRESS_STATUSES = {"Unshipped", "PartiallyShipped", "Shipped"}
+
+
+def as_amazon_shows_it(sight: d.Sighting) -> dict:
+    """getOrders' Order for a Restricted Data Token: the e-mail always, the address only once paid."""
+    order = restricted_order_json(AmazonOrderId=sight.order_id, OrderStatus=sight.status,
+                                  LastUpdateDate=d.amazon_time(sight.last_update))
+    return order if sight.status in ADDRESS_STATUSES else {k: v for k, v in order.items() if k != "ShippingAddress"}
+
+
+@settings(max_examples=300, deadline=None)
+@given(histories, st.data())
+def test_buyer_data_goes_out_once_whatever_the_polls_see(history, data) -> None:
+    """Polls in time order with overlap and repeats: the address goes out in exactly one event once an announced
+    state shows it (else never), always with the e-mail; the e-mail goes out at most twice (placed, revealed)."""
+    states = timeline(history)
+    horizon = max(len(v) for v in history.values())
+    known: dict[str, d.Known] = {}
+    events: list = []
+    for t in range(horizon):
+        overlap = data.draw(st.integers(0, 3))
+        window = data.draw(st.permutations([s for ss in states.values() for s in ss[max(0, t - overlap): t + 1]]))
+        known, news = d.decide_all(known, window)
+        for sight, decision in news:
+            order = as_amazon_shows_it(sight)
+            kw = {"account_id": "a", "marketplace_id": US, "producer": "gw", "buyer_data": True}
+            event = (d.order_placed(order, [ITEM], **kw) if decision.change is d.Change.PLACED else
+                     d.order_status_changed(order, decision.previous_status, announced=known[sight.order_id].announced,
+                                            **kw))
+            before = known[sight.order_id]
+            known[sight.order_id] = replace(before, announced=before.announced.after(event))
+            events.append(event)
+    for oid in states:
+        mine = [e for e in events if e.amazon_order_id == oid]
+        with_address = [e for e in mine if e.shipping_address is not None]
+        assert len(with_address) == (1 if any(e.order_status in ADDRESS_STATUSES for e in mine) else 0)
+        assert all(e.buyer_email for e in with_address)
+        assert mine[0].buyer_email and sum(1 for e in mine if e.buyer_email) <= 2
 
 
 # ---------------------------------------------------------------- confirmShipment

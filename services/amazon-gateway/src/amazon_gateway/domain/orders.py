@@ -5,6 +5,8 @@ Polling getOrders by LastUpdatedAfter with an overlap window returns the same or
 pages may come back in any order. An order is news exactly once per real change: the first sight is
 an OrderPlaced, a later sight with another status and a LastUpdateDate not older than the one we
 hold is an OrderStatusChanged, anything else (the same status again, or an older state) is nothing.
+Buyer data goes out once too: Amazon shows no address while an order is Pending, so the status change
+that first shows buyer data not yet announced carries it (`Announced` remembers which, never the data).
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from __future__ import annotations
 import uuid
 import xml.etree.ElementTree as ET
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
@@ -123,11 +125,25 @@ class Change(StrEnum):
 
 
 @dataclass(frozen=True)
+class Announced:
+    """Which of an order's buyer data its events have carried so far: the fact, never the data."""
+
+    email: bool = False
+    address: bool = False
+
+    def after(self, event: OrderPlaced | OrderStatusChanged) -> Announced:
+        return Announced(self.email or event.buyer_email is not None,
+                         self.address or event.shipping_address is not None)
+
+
+@dataclass(frozen=True)
 class Known:
-    """What we hold about one order: the status we last announced and its LastUpdateDate."""
+    """What we hold about one order: the status we last announced, its LastUpdateDate, and which buyer data
+    has gone out."""
 
     status: str
     last_update: datetime
+    announced: Announced = Announced()
 
 
 @dataclass(frozen=True)
@@ -155,8 +171,8 @@ def decide(known: Known | None, status: str, last_update: datetime) -> Decision:
             LIFECYCLE_RANK.get(status, 0) <= LIFECYCLE_RANK.get(known.status, 0)):
         return Decision(Change.NONE, known)  # as old as the announced state and no further in the life
     if status == known.status:
-        return Decision(Change.NONE, Known(status, last_update))
-    return Decision(Change.STATUS_CHANGED, Known(status, last_update), known.status)
+        return Decision(Change.NONE, replace(known, last_update=last_update))
+    return Decision(Change.STATUS_CHANGED, replace(known, status=status, last_update=last_update), known.status)
 
 
 @dataclass(frozen=True)
@@ -256,12 +272,23 @@ def order_placed(order: Json, items: list[Json], *, account_id: str, marketplace
 
 
 def order_status_changed(order: Json, previous_status: str | None, *, account_id: str, marketplace_id: str,
-                         producer: str) -> OrderStatusChanged:
+                         producer: str, buyer_data: bool = False,
+                         announced: Announced = Announced()) -> OrderStatusChanged:
+    """An OrderStatusChanged from getOrders' Order.
+
+    With `buyer_data` (read with the Restricted Data Token) the change carries the buyer e-mail and whole
+    address the order now shows when any of it was not `announced` before (an order first seen Pending, whose
+    address Amazon gave only once paid): all of it, so the buyer's record arrives whole. Otherwise none.
+    """
     sight = sighting(order)
+    email = buyer_email(order.get("BuyerInfo")) if buyer_data else None
+    address = shipping_address(order.get("ShippingAddress")) if buyer_data else None
+    revealed = (email is not None and not announced.email) or (address is not None and not announced.address)
     return OrderStatusChanged.new(
         producer=producer, account_id=account_id, marketplace_id=str(order.get("MarketplaceId") or marketplace_id),
         amazon_order_id=sight.order_id, previous_status=previous_status, order_status=sight.status,
-        last_update_date=sight.last_update)
+        last_update_date=sight.last_update, buyer_email=email if revealed else None,
+        shipping_address=address if revealed else None)
 
 
 # ---------------------------------------------------------------- confirmShipment
