@@ -112,16 +112,19 @@ MARKET_ASINS = 44
 MARKET_TICK_S = 5.0
 
 
+# The demo seller's app holds Amazon's restricted role for buyer data on both sides (the simulator grants it
+# Restricted Data Tokens, the gateway asks for them): an order is imported into Commerce with the buyer's name
+# and shipping address, which only that role reads.
 def simulator_config() -> dict[str, object]:
     return {"accounts": [{"client_id": DEMO_CLIENT_ID, "client_secret": DEMO_CLIENT_SECRET,
                           "refresh_token": DEMO_REFRESH_TOKEN, "seller_id": DEMO_SELLER,
-                          "marketplaces": [DEMO_MARKETPLACE], "store_name": "Luma demo"}]}
+                          "marketplaces": [DEMO_MARKETPLACE], "store_name": "Luma demo", "pii_role": True}]}
 
 
 def gateway_accounts(account_id: str = "demo-seller") -> list[dict[str, object]]:
     return [{"account_id": account_id, "seller_id": DEMO_SELLER, "region": "na",
              "client_id": DEMO_CLIENT_ID, "client_secret": DEMO_CLIENT_SECRET,
-             "refresh_token": DEMO_REFRESH_TOKEN, "marketplace_ids": [DEMO_MARKETPLACE]}]
+             "refresh_token": DEMO_REFRESH_TOKEN, "marketplace_ids": [DEMO_MARKETPLACE], "pii_role": True}]
 
 
 def seed_simulator(simulator_url: str, products: Iterable[DemoProduct] | None = None) -> int:
