@@ -6,16 +6,15 @@ buyer's data)."""
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
+import re
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import asyncpg
 from fastapi import APIRouter, Path, Query
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field
 
 from contracts.events import Address, OrderLine
 from contracts.money import Money
@@ -26,8 +25,22 @@ from order_import.domain.lifecycle import AmazonStatus
 from order_import.importer import Importer
 from servicekit import Service, audit
 from servicekit.auth import Principal, Scope, requires
-from servicekit.problems import FieldError, ProblemError, field_error
+from servicekit.problems import FieldError, ProblemError
 
+After = Query(None, min_length=1, max_length=64, pattern=r"^[A-Za-z0-9-]+$",
+              description="Keyset paging: the `next` of the previous page (the last order id it read)")
+_ISO_START = re.compile(r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}")
+
+
+def _iso_text(value: Any) -> Any:
+    """Only ISO 8601 text: pydantic would also read a number as seconds since 1970."""
+    if not isinstance(value, str) or not _ISO_START.match(value):
+        raise ValueError("must be an ISO 8601 date and time with a zone, e.g. 2026-12-01T00:00:00Z")
+    return value
+
+
+Instant = Annotated[AwareDatetime, BeforeValidator(_iso_text)]
+_UNKNOWN_POSITION: dict[int | str, dict[str, Any]] = {404: {"description": "`after` names no order"}}
 OrderId = Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9-]+$", description="The Amazon order id")
 SCAN_LIMIT = 5000
 """Rows a buyer-name search reads (and opens) per request at most; the page's `next` continues from there."""
@@ -51,7 +64,8 @@ class OrderSummary(BaseModel):
 
 class Page(BaseModel):
     items: list[OrderSummary]
-    next: str | None = Field(description="Pass as `after` for the next page; null on the last one")
+    next: str | None = Field(description="Pass as `after` for the next page (the last order id read); null on the "
+                                         "last one")
 
 
 class Note(BaseModel):
@@ -94,20 +108,6 @@ _SUMMARY = ("amazon_order_id, account_id, marketplace_id, purchase_date, fulfill
             "order_total, import_state, note, store_code, commerce_order_id, increment_id")
 
 
-def _cursor(purchase_date: datetime, amazon_order_id: str) -> str:
-    return base64.urlsafe_b64encode(json.dumps([purchase_date.isoformat(), amazon_order_id]).encode()).decode()
-
-
-def _after(cursor: str | None) -> tuple[datetime, str] | None:
-    if cursor is None:
-        return None
-    try:
-        when, order_id = json.loads(base64.urlsafe_b64decode(cursor.encode()))
-        return datetime.fromisoformat(when), str(order_id)
-    except (ValueError, TypeError, binascii.Error, UnicodeDecodeError):
-        raise field_error("query.after", "not a cursor this API returned") from None
-
-
 def _summary(r: asyncpg.Record, buyer: BuyerData | None, cls: type[OrderSummary] = OrderSummary,
              **extra: Any) -> Any:
     return cls(
@@ -136,7 +136,13 @@ def router(service: Service[Any], importer: Importer, vault: BuyerVault) -> APIR
 
     async def page(where: list[str], args: list[Any], limit: int, after: str | None, buyer: str | None = None
                    ) -> Page:
-        cursor = _after(after)
+        cursor: tuple[datetime, str] | None = None
+        if after is not None:
+            at = await pool().fetchval("SELECT purchase_date FROM orders WHERE amazon_order_id = $1 "
+                                       "AND purchase_date IS NOT NULL", after)
+            if at is None:
+                raise ProblemError(404, f"no Amazon order {after} to continue after")
+            cursor = (at, after)
         where = ["purchase_date IS NOT NULL", *where]
         items: list[OrderSummary] = []
         scanned = 0
@@ -165,12 +171,12 @@ def router(service: Service[Any], importer: Importer, vault: BuyerVault) -> APIR
                     return Page(items=items, next=None)
                 if wanted is not None and scanned >= SCAN_LIMIT:
                     break
-        return Page(items=items, next=_cursor(*cursor) if cursor else None)
+        return Page(items=items, next=cursor[1] if cursor else None)
 
-    @r.get("/orders", response_model=Page, dependencies=[requires(Scope.READ)])
+    @r.get("/orders", response_model=Page, responses=_UNKNOWN_POSITION, dependencies=[requires(Scope.READ)])
     async def all_orders(
-        purchased_from: AwareDatetime | None = Query(None, description="Purchase date from (inclusive)"),
-        purchased_to: AwareDatetime | None = Query(None, description="Purchase date to (exclusive)"),
+        purchased_from: Instant | None = Query(None, description="Purchase date from (inclusive)"),
+        purchased_to: Instant | None = Query(None, description="Purchase date to (exclusive)"),
         number: str | None = Query(None, min_length=1, max_length=64,
                                    description="Amazon order id (or its start), or the Commerce order number"),
         buyer: str | None = Query(None, min_length=1, max_length=100, description="Part of the buyer's name"),
@@ -181,7 +187,7 @@ def router(service: Service[Any], importer: Importer, vault: BuyerVault) -> APIR
         account_id: str | None = Query(None, max_length=200),
         marketplace_id: str | None = Query(None, max_length=200),
         limit: int = Query(50, ge=1, le=200),
-        after: str | None = Query(None, max_length=500, description="The `next` of the previous page"),
+        after: str | None = After,
     ) -> Page:
         """All Orders, newest first: Purchase Date, Order Number, Status, Buyer's Name, Grand Total, Order Notes."""
         where: list[str] = []
@@ -209,10 +215,6 @@ def router(service: Service[Any], importer: Importer, vault: BuyerVault) -> APIR
             cond("account_id = ?", account_id)
         if marketplace_id is not None:
             cond("marketplace_id = ?", marketplace_id)
-        if purchased_from and purchased_to and purchased_from > purchased_to:
-            raise field_error("query.purchased_to", "is before purchased_from")
-        if total_min is not None and total_max is not None and total_min > total_max:
-            raise field_error("query.total_max", "is below total_min")
         return await page(where, args, limit, after, buyer)
 
     @r.get("/orders/recent", response_model=list[OrderSummary], dependencies=[requires(Scope.READ)])
@@ -227,9 +229,10 @@ def router(service: Service[Any], importer: Importer, vault: BuyerVault) -> APIR
                 where.append(f"{column} = ${len(args)}")
         return (await page(where, args, limit, None)).items
 
-    @r.get("/orders/awaiting-shipment", response_model=Page, dependencies=[requires(Scope.READ)])
+    @r.get("/orders/awaiting-shipment", response_model=Page, responses=_UNKNOWN_POSITION,
+           dependencies=[requires(Scope.READ)])
     async def awaiting_shipment(limit: int = Query(50, ge=1, le=200),
-                                after: str | None = Query(None, max_length=500)) -> Page:
+                                after: str | None = After) -> Page:
         """Merchant-fulfilled orders Amazon says are Unshipped or PartiallyShipped, not shipped or cancelled here."""
         return await page(["fulfillment = 'MFN'", "amazon_status IN ('Unshipped', 'PartiallyShipped')",
                            "shipped_at IS NULL", "cancelled_at IS NULL"], [], limit, after)

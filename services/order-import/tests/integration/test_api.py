@@ -3,7 +3,6 @@ details naming the field, configuration validated, diffed and audited."""
 
 from __future__ import annotations
 
-import base64
 from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -62,13 +61,15 @@ async def test_all_orders_filters_and_pages_recent_and_awaiting_shipment(topics_
         recent = (await h.client.get("/orders/recent", params={"account_id": account, "limit": 3})).json()
         awaiting = (await h.client.get("/orders/awaiting-shipment", params={"limit": 200})).json()["items"]
         problems = {
-            "cursor": await h.client.get("/orders", params={"after": base64.urlsafe_b64encode(b"nope").decode()}),
+            "cursor": await h.client.get("/orders", params={"after": "not/an-order"}),
             "limit": await h.client.get("/orders", params={"limit": 0}),
             "status": await h.client.get("/orders", params={"status": "Lost"}),
-            "dates": await h.client.get("/orders", params={"purchased_from": T0.isoformat(),
-                                                           "purchased_to": (T0 - timedelta(days=1)).isoformat()}),
-            "totals": await h.client.get("/orders", params={"total_min": 5, "total_max": 4}),
+            "dates": await h.client.get("/orders", params={"purchased_from": "yesterday"}),
+            "totals": await h.client.get("/orders", params={"total_max": 1.5}),
         }
+        empty_ranges = (await listing(total_min=5, total_max=4), await listing(
+            purchased_from=T0.isoformat(), purchased_to=(T0 - timedelta(days=1)).isoformat()))
+        unknown_position = await h.client.get("/orders", params={"after": "140-no-such-order"})
         missing = await h.client.get("/orders/140-nothing")
         anonymous = await h.client.get("/orders", headers={"Authorization": ""})
         reader = await h.client.get("/orders", params={"account_id": account}, headers=auth_headers("read"))
@@ -88,10 +89,11 @@ async def test_all_orders_filters_and_pages_recent_and_awaiting_shipment(topics_
     mine = [o["amazon_order_id"] for o in awaiting if o["account_id"] == account]
     assert mine == [orders[2], orders[1]]
     for name, field in (("cursor", "query.after"), ("limit", "query.limit"), ("status", "query.status"),
-                        ("dates", "query.purchased_to"), ("totals", "query.total_max")):
+                        ("dates", "query.purchased_from"), ("totals", "query.total_max")):
         r = problems[name]
         assert r.status_code == 422 and r.headers["content-type"].startswith("application/problem+json"), name
         assert [e["field"] for e in r.json()["errors"]] == [field], (name, r.text)
+    assert empty_ranges == ([], []) and unknown_position.status_code == 404
     assert missing.status_code == 404 and missing.json()["type"] == "urn:saleschannel:problem:not-found"
     assert anonymous.status_code == 401 and reader.status_code == 200
     assert {"/orders", "/orders/recent", "/orders/awaiting-shipment", "/orders/errors", "/orders/{amazon_order_id}",
