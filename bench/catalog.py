@@ -2,8 +2,8 @@
 
 magento-sim (a subprocess, `--multiply` copies of the Luma catalogue to reach the wanted number of
 products) serves `GET /V1/products`; commerce-gateway (a subprocess on the bench stack: its own Tansu
-broker and database, the incremental sync off) imports the whole catalogue on `POST /import/catalog`,
-one ProductChanged per product through its outbox to commerce.products.v1. Measured, per catalogue size
+broker and database, the incremental sync and the deletion reconcile off) imports the whole catalogue on
+`POST /import/catalog`, one ProductChanged per product through its outbox to commerce.products.v1. Measured, per catalogue size
 (each on a fresh stack, so the gateway's peak RSS belongs to that size alone):
 
 * products/s from the first to the last ProductChanged on the topic (counted by a bench consumer;
@@ -54,7 +54,9 @@ RESULTS = Path(__file__).resolve().parent / "results" / "catalog.json"
 PARTITIONS = 6
 SAMPLE_PRODUCTS = 2_046  # products in one copy of the Luma sample catalogue (magento-sim --multiply)
 PAGE_SIZE = 300  # the gateway's default CATALOG_PAGE_SIZE
-GATEWAY_ENV = {"CATALOG_SYNC_ENABLED": "false"}
+# The import alone: no incremental sync, and no deletion reconcile (which runs after a full import and
+# lists every SKU of the catalogue).
+GATEWAY_ENV = {"CATALOG_SYNC_ENABLED": "false", "CATALOG_RECONCILE_ENABLED": "false"}
 SCRATCH_TOPIC = "bench.catalog-scratch.v1"
 RAW_PAGES_SAMPLE = 60  # pages the bare-client baseline reads
 STALL_TIMEOUT_S = 120.0
@@ -119,6 +121,7 @@ class CpuWatch:
         out = {f"{name}_cpu_percent": round(100 * (self._sum(pids) - self.before[name]) / seconds, 1)
                for name, pids in self.groups.items()}
         out["machine_busy_percent"] = round(100 * (busy - self.busy0[0]) / max(1.0, total - self.busy0[1]), 1)
+        out["watched_s"] = round(seconds, 3)
         return out
 
 
@@ -217,8 +220,8 @@ class ProductReader:
 async def raw_pages(sim_url: str, token: str, total: int, sample: int) -> dict[str, Any]:
     """Pages as the import reads them (page size, entity_id order), by one bare httpx client one after
     another, each parsed as the gateway parses it (json, numbers as Decimal). At most `sample` pages spread
-    evenly over the catalogue, first and last included: the simulator sorts the whole catalogue for every
-    page, so each page costs about the same and reading them all would double the run at 300,000."""
+    evenly over the catalogue, first and last included: each page costs about the same, and reading them all
+    would double the run at 300,000."""
     pages = page_count(total, PAGE_SIZE)
     step = max(1, -(-pages // sample))
     wanted = sorted({*range(1, pages + 1, step), pages})
@@ -368,6 +371,11 @@ async def measure(stack: Stack, sim_url: str, sim_pid: int, token: str, profile:
         "gateway_rss_at_end_mib": round(rss[-1][1] / 1024, 1) if rss else None,
         "gateway_rss_samples_mib": [[t, round(k / 1024, 1)] for t, k in rss[:: max(1, len(rss) // 20)]],
         **cpu,
+        # CPU the gateway spent per product: what another process's load on the machine changes least.
+        "gateway_cpu_us_per_product": round(cpu["gateway_cpu_percent"] / 100 * cpu["watched_s"] / max(1, n) * 1e6,
+                                            1),
+        "simulator_cpu_us_per_product": round(cpu["simulator_cpu_percent"] / 100 * cpu["watched_s"]
+                                              / max(1, state["total"]) * 1e6, 1),
         "postgres_processes_watched": len(pg),
         "load_1m_before": load_before,
         "load_1m_at_end": load_end,
@@ -414,7 +422,8 @@ def run_one(products: int, args: argparse.Namespace) -> dict[str, Any]:
         m = measured
         print(f"  {m['product_changed']} ProductChanged of {m['catalogue_products']} products: "
               f"{m['products_per_s']:.0f}/s on the topic, wall {m['wall_s']:.1f} s, gateway peak RSS "
-              f"{m['gateway_peak_rss_mib']} MiB, gateway CPU {m['gateway_cpu_percent']} %, simulator CPU "
+              f"{m['gateway_peak_rss_mib']} MiB, gateway CPU {m['gateway_cpu_percent']} % "
+              f"({m['gateway_cpu_us_per_product']} us/product), simulator CPU "
               f"{m['simulator_cpu_percent']} %\n"
               f"  baselines: raw pages {m['baseline_raw_pages']['products_per_s']:.0f} products/s, "
               f"raw produce {m['baseline_raw_produce']['events_per_s']:.0f} events/s", flush=True)
