@@ -36,7 +36,7 @@ def test_states_provinces_postal_codes_and_case(given, expected) -> None:
 def test_a_region_that_is_no_state_is_an_address_problem_naming_the_region() -> None:
     result = normalise(Address(city="Escondido", region="Kalifornia", postal_code="92025", country_code="US"))
     assert result.problem is not None and result.problem.field == "region"
-    assert "Kalifornia" in str(result.problem)
+    assert str(result.problem) == "region: names no US state"  # the value stays in the sealed buyer data only
     assert result.address.region == "Kalifornia"
 
 

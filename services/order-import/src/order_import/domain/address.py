@@ -86,7 +86,7 @@ def region_code(country: str | None, region: str | None) -> str | None:
     code = table.get(wanted) or table.get(wanted.rstrip("."))
     if code is None:
         kind = "state" if country == "US" else "province or territory"
-        raise AddressProblem("region", f"{region!r} is not a {country} {kind}")
+        raise AddressProblem("region", f"names no {country} {kind}")
     return code
 
 
