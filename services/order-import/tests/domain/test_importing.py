@@ -6,6 +6,8 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from contracts.events import Address, FulfillmentBy, OrderLine, ProductStatus
 from contracts.money import Money
@@ -148,3 +150,47 @@ def test_only_open_orders_move_and_a_failed_order_cancelled_on_amazon_is_skipped
 def test_custom_status_mapping_needs_a_processing_status() -> None:
     with pytest.raises(ValueError, match="processing_status"):
         settings(order_status="custom")
+
+
+STATUS = st.sampled_from(["Pending", "PendingAvailability", "Unshipped", "PartiallyShipped", "Shipped", "Completed",
+                          "Canceled", "Error"])
+PRODUCTS = st.dictionaries(st.sampled_from(["A-1", "B-2", "C-3"]), st.builds(
+    Product, sku=st.just("x"), status=st.sampled_from(list(ProductStatus)), quantity=st.integers(0, 4),
+    in_stock=st.sampled_from([None, True, False]), manage_stock=st.sampled_from([None, True, False])))
+LISTINGS = st.dictionaries(st.sampled_from(["A-1", "B-2", "C-3", "AMZ-9"]),
+                           st.sampled_from([None, "A-1", "B-2", "C-3"]))
+
+
+@given(STATUS, st.sampled_from([MFN, AFN]), st.lists(st.tuples(st.sampled_from(["A-1", "B-2", "AMZ-9"]),
+                                                               st.integers(0, 3)), min_size=1, max_size=4),
+       LISTINGS, PRODUCTS, st.booleans(), st.booleans(), st.integers(-2, 2))
+def test_a_request_only_for_a_due_order_whose_every_line_can_be_ordered(
+        status, fulfillment, lines, listings, products, enabled, reserve, days) -> None:
+    o = order(status, fulfillment, *(line(sku, qty, str(n)) for n, (sku, qty) in enumerate(lines)),
+              placed=T0 + timedelta(days=days))
+    s = settings(import_enabled=enabled, reserve_quantity=reserve)
+    catalog = Catalog(listings=listings, products=products)
+    decision = decide(o, s, catalog)
+    if decision.state is ImportState.REQUESTED:
+        assert decision.request is not None and enabled and days >= -1
+        assert status not in ("Canceled", "Error") and (status in ("Shipped", "Completed") or fulfillment is MFN)
+        assert status not in ("Pending", "PendingAvailability")
+        ordered = [x for x in o.lines if x.quantity > 0]
+        assert [(x.order_item_id, x.quantity) for x in decision.request.lines] == [
+            (x.order_item_id, x.quantity) for x in ordered]
+        for x in decision.request.lines:
+            product = products[x.sku]
+            assert product.status is ProductStatus.ENABLED
+            needed = sum(y.quantity for y in decision.request.lines if y.sku == x.sku)
+            if fulfillment is MFN:
+                assert product.in_stock is not False
+                assert product.manage_stock is False or product.quantity >= needed
+        assert decision.request.commerce_status == ("complete" if fulfillment is AFN else "pending")
+    else:
+        assert decision.request is None and decision.note
+    if decision.state is ImportState.BLOCKED:
+        assert decision.watch
+    reserved = reservation(o, decision.state, s, catalog)
+    if reserved:
+        assert fulfillment is MFN and reserve and enabled and status not in ("Canceled", "Error")
+        assert sum(reserved.values()) <= sum(x.quantity for x in o.lines)
