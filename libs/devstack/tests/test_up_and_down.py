@@ -94,6 +94,31 @@ def test_up_starts_everything_seeds_the_store_and_down_stops_it(topics_created, 
             assert time.monotonic() < deadline, "the change did not reach the listing"
             time.sleep(0.3)
 
+        # an order on "Amazon": amazon-gateway -> order-import (the demo's OrderSettings) -> commerce-gateway ->
+        # magento-sim; shipped there: commerce-gateway -> order-import -> amazon-gateway -> Shipped on "Amazon"
+        assert "1 OrderSettings from services/order-import/examples/orders.yaml applied" in up.stdout
+        simulator, magento = f"http://127.0.0.1:{8110 + offset}", f"http://127.0.0.1:{8120 + offset}"
+        placed = httpx.post(f"{simulator}/_sim/orders", timeout=5, json={
+            "sellerId": "A1DEMOSELLER", "lines": [{"sku": "24-MB01", "quantity": 1}], "orderStatus": "Unshipped"})
+        assert placed.status_code == 201, placed.text
+        amazon_order = placed.json()["AmazonOrderId"]
+        deadline = time.monotonic() + 150  # the ORDER_CHANGE push, else amazon-gateway's poll every 120 s
+        while not (created := httpx.get(f"{magento}/_sim/orders", params={"ext_order_id": amazon_order},
+                                        timeout=5).json()):
+            assert time.monotonic() < deadline, "the Amazon order did not reach Commerce"
+            time.sleep(0.5)
+        (order,) = created
+        assert (order["increment_id"], order["state"]) == (amazon_order, "processing")  # Amazon's number, invoiced
+        shipped = httpx.post(f"{magento}/_sim/orders/{order['entity_id']}/ship", timeout=5)
+        assert shipped.status_code == 200, shipped.text
+        tracking = shipped.json()["tracks"][0]["track_number"]
+        deadline = time.monotonic() + 60
+        while (on_amazon := httpx.get(f"{simulator}/_sim/orders/{amazon_order}", timeout=5).json())[
+                "OrderStatus"] != "Shipped":
+            assert time.monotonic() < deadline, f"the shipment did not reach Amazon: {on_amazon['OrderStatus']}"
+            time.sleep(0.5)
+        assert [(s["carrierCode"], s["trackingNumber"]) for s in on_amazon["Shipments"]] == [("UPS", tracking)]
+
         # `devstack seed` runs the seeding again: a new catalogue import from the start
         first_run = httpx.get(f"{commerce_gateway}/import/catalog", headers=auth, timeout=5).json()["run_id"]
         again = devstack("seed", env=env)

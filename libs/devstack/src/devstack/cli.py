@@ -132,7 +132,7 @@ def up(seed: bool) -> int:
         sim_port = SIMULATOR_PORT + PORT_OFFSET
         simulator_url = f"http://127.0.0.1:{sim_port}"
         config = RUN_DIR / "amazon-sim.json"
-        config.write_text(json.dumps(demo.simulator_config()))
+        config.write_text(json.dumps(demo.simulator_config(orders_per_minute=demo.ORDERS_PER_MINUTE)))
         # A market of generated competitors on every demo listing, its notifications pushed to the gateway
         # as Amazon would deliver them through SQS.
         gateway_url = f"http://127.0.0.1:{SERVICES['amazon-gateway'][1] + PORT_OFFSET}"
@@ -228,7 +228,8 @@ def status() -> int:
 
 def seed_demo(urls: dict[str, str], demo_key: str, *, again: bool = False) -> None:
     """Everything that seeds the demo, each step safe to repeat: the demo seller's Amazon listings (the products
-    magento-sim sells), the demo pricing, commerce-gateway's catalogue import and amazon-gateway's listing import."""
+    magento-sim sells), the demo pricing, the demo store's order settings, commerce-gateway's catalogue import and
+    amazon-gateway's listing import."""
     products = None
     if "magento-sim" in urls:
         products = demo.commerce_products(urls["magento-sim"], (RUN_DIR / COMMERCE_TOKEN).read_text().strip())
@@ -240,6 +241,9 @@ def seed_demo(urls: dict[str, str], demo_key: str, *, again: bool = False) -> No
     if demo.DEMO_PRICING.exists():
         docs = demo.apply_demo_pricing(urls["repricer"], demo_key)
         print(f"pricing     {docs} resources from {demo.DEMO_PRICING} applied to the repricer")
+    if demo.DEMO_ORDER_SETTINGS.exists():
+        docs = demo.apply_demo_order_settings(urls["order-import"], demo_key)
+        print(f"orders      {docs} OrderSettings from {demo.DEMO_ORDER_SETTINGS} applied to order-import")
     imported = demo.import_catalog(urls["commerce-gateway"], demo_key, restart=again)
     if imported["status"] != "done":
         raise RuntimeError(f"the catalogue import failed: {imported['last_error']} (see {urls['commerce-gateway']}"

@@ -99,6 +99,21 @@ def apply_demo_pricing(repricer_url: str, api_key: str) -> int:
     return len(documents)
 
 
+DEMO_ORDER_SETTINGS = Path("services/order-import/examples/orders.yaml")
+
+
+def apply_demo_order_settings(order_import_url: str, api_key: str) -> int:
+    """The demo store's OrderSettings (import on, customers built, Amazon order numbers), applied over
+    order-import's API."""
+    import yaml
+
+    documents = list(yaml.safe_load_all(DEMO_ORDER_SETTINGS.read_text()))
+    response = httpx.post(f"{order_import_url}/config:apply", json=documents, timeout=30,
+                          headers={"Authorization": f"Bearer {api_key}"})
+    response.raise_for_status()
+    return len(documents)
+
+
 # The demo seller on the SP-API simulator: made-up credentials, for the embedded stack only.
 DEMO_SELLER = "A1DEMOSELLER"
 DEMO_MARKETPLACE = "ATVPDKIKX0DER"
@@ -110,15 +125,18 @@ DEMO_REFRESH_TOKEN = "Atzr|demo-refresh-token"
 # Every demo listing gets a market; competitors move at most this often.
 MARKET_ASINS = 44
 MARKET_TICK_S = 5.0
+# The simulator's buyers order the demo listings at this rate (a third of them fulfilled by Amazon).
+ORDERS_PER_MINUTE = 2.0
 
 
 # The demo seller's app holds Amazon's restricted role for buyer data on both sides (the simulator grants it
 # Restricted Data Tokens, the gateway asks for them): an order is imported into Commerce with the buyer's name
 # and shipping address, which only that role reads.
-def simulator_config() -> dict[str, object]:
+def simulator_config(orders_per_minute: float = 0.0) -> dict[str, object]:
     return {"accounts": [{"client_id": DEMO_CLIENT_ID, "client_secret": DEMO_CLIENT_SECRET,
                           "refresh_token": DEMO_REFRESH_TOKEN, "seller_id": DEMO_SELLER,
-                          "marketplaces": [DEMO_MARKETPLACE], "store_name": "Luma demo", "pii_role": True}]}
+                          "marketplaces": [DEMO_MARKETPLACE], "store_name": "Luma demo", "pii_role": True}],
+            "orders_per_minute": orders_per_minute}
 
 
 def gateway_accounts(account_id: str = "demo-seller") -> list[dict[str, object]]:
