@@ -32,11 +32,12 @@ test-unit: install
 test-integration: install
 	$(UV) run pytest -m integration
 
-bench: install ## benchmarks (catalog flow, repricer, amazon-gateway, catalogue import); results in bench/results/*.json
+bench: install ## benchmarks (catalog flow, repricer, amazon-gateway, catalogue import, orders); results in bench/results/*.json
 	$(UV) run python bench/flow.py
 	$(UV) run python bench/repricer.py
 	$(UV) run python bench/gateway.py
 	$(UV) run python bench/catalog.py
+	$(UV) run python bench/orders.py
 
 schemas: install ## regenerate libs/contracts/schemas and the AsyncAPI document
 	$(UV) run python -m contracts.export
