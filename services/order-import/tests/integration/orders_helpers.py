@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -10,6 +11,7 @@ from decimal import Decimal
 from typing import Any
 
 import httpx
+from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from contracts import Event, decode
 from contracts.events import (
@@ -23,7 +25,7 @@ from contracts.events import (
 )
 from contracts.money import Money
 from contracts.topics import COMMERCE_ORDER_REQUESTS, STOCK_RESERVATIONS
-from devstack.testing import auth_headers, eventually, publish, read_topic
+from devstack.testing import auth_headers, eventually, publish
 from order_import.buyers import new_key
 from order_import.service import Settings, build
 from servicekit import Service
@@ -95,7 +97,7 @@ class Harness:
     async def send(self, *events: Event) -> None:
         """Publish and wait until the service has handled each event."""
         await publish(self.bootstrap, events)
-        ids = [e.event_id for e in events]
+        ids = list({e.event_id for e in events})
 
         async def handled() -> bool:
             return await self.pool.fetchval("SELECT count(*) FROM _inbox WHERE event_id = ANY($1)", ids) == len(ids)
@@ -114,19 +116,48 @@ class Harness:
         await eventually(empty, what="outbox drained")
 
     async def emitted(self, topic: str, order_ids: set[str], at_least: int = 0) -> list[Any]:
-        """Events of these orders on a topic (after the outbox drained), in order."""
+        """Every event of these orders on a topic, in order: once the outbox has drained, everything the service
+        emitted is in the topic, which is read to its end."""
         await self.drained()
-
-        def mine(records: list[Any]) -> list[Any]:
-            return [decode(r.value) for r in records if r.key.decode() in order_ids]
-
-        return mine(await read_topic(self.bootstrap, topic, until=lambda rs: len(mine(rs)) >= at_least))
+        found = [decode(r.value) for r in await read_all(self.bootstrap, topic) if r.key.decode() in order_ids]
+        assert len(found) >= at_least, f"{topic}: {len(found)} events of these orders, expected {at_least}"
+        return found
 
     async def requests(self, *order_ids: str, at_least: int = 0) -> list[Any]:
         return await self.emitted(COMMERCE_ORDER_REQUESTS.name, set(order_ids), at_least)
 
     async def reservations(self, *order_ids: str, at_least: int = 0) -> list[Any]:
         return await self.emitted(STOCK_RESERVATIONS.name, set(order_ids), at_least)
+
+
+async def read_all(bootstrap: str, topic: str, timeout: float = 30.0) -> list[Any]:
+    """A topic from its beginning to the end every partition had when read (its high watermark)."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        deadline = time.monotonic() + timeout
+        partitions = consumer.partitions_for_topic(topic)
+        while not partitions:
+            await consumer._client.force_metadata_update()
+            partitions = consumer.partitions_for_topic(topic)
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"topic {topic} has no partitions")
+        tps = [TopicPartition(topic, p) for p in partitions]
+        consumer.assign(tps)
+        await consumer.seek_to_beginning(*tps)
+        records: list[Any] = []
+        while True:
+            batch = await consumer.getmany(timeout_ms=300, max_records=5000)
+            for part in batch.values():
+                records.extend(part)
+            behind = [tp for tp in tps if consumer.highwater(tp) is None
+                      or await consumer.position(tp) < consumer.highwater(tp)]
+            if not behind:
+                return records
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{topic}: not read to its end after {timeout}s")
+    finally:
+        await consumer.stop()
 
 
 def service_settings(bootstrap: str, database_url: str, **over: Any) -> Settings:
