@@ -402,6 +402,7 @@ class Importer:
     async def reconsider(self, conn: asyncpg.Connection, rows: Sequence[Row], emit: Callable[[Event], None],
                          causes: Mapping[str, Event], buyers: Mapping[str, BuyerData] | None = None) -> None:
         """Decide each order again, then write rows, notes, requests and reservations."""
+        rows = list({r.amazon_order_id: r for r in rows}.values())  # an order touched by several events: once
         if not rows:
             return
         settings = await store_settings(conn, self.registry)

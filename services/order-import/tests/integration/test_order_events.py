@@ -90,10 +90,10 @@ async def test_commerce_refusal_is_an_order_error_and_retry_requests_it_again_on
         unknown = await h.client.post("/orders/no-such-order/retry")
         requests = await h.requests(order_id, at_least=2)
         audit = (await h.client.get("/audit", params={"target": f"order {order_id}"})).json()
-        await h.send(CommerceOrderCreated.new(
+        await h.send(CommerceOrderCreated.new(  # answer and cancellation of one order in one batch
             producer="commerce-gateway", caused_by=requests[-1], account_id=account, marketplace_id=MARKET,
-            amazon_order_id=order_id, created=True, commerce_order_id="77", increment_id="000000077"))
-        await h.send(CommerceOrderCancelled.new(
+            amazon_order_id=order_id, created=True, commerce_order_id="77", increment_id="000000077"),
+                     CommerceOrderCancelled.new(
             producer="commerce-gateway", account_id=account, marketplace_id=MARKET, amazon_order_id=order_id,
             store_code="default", commerce_order_id="77", increment_id="000000077", cancelled_at=T0))
         final = await h.order(order_id)
