@@ -22,7 +22,7 @@ from order_import.buyers import BuyerData, BuyerVault
 from order_import.domain.address import normalise
 from order_import.domain.importing import OPEN, ImportState
 from order_import.domain.lifecycle import AmazonStatus
-from order_import.importer import Importer
+from order_import.importer import Importer, readable_buyers
 from servicekit import Service, audit
 from servicekit.auth import Principal, Scope, requires
 from servicekit.problems import FieldError, ProblemError
@@ -158,7 +158,7 @@ def router(service: Service[Any], importer: Importer, vault: BuyerVault) -> APIR
                 rows = await conn.fetch(
                     f"SELECT {_SUMMARY} FROM orders WHERE {' AND '.join(conds)} "
                     f"ORDER BY purchase_date DESC, amazon_order_id DESC LIMIT ${len(params)}", *params)
-                buyers = await vault.load_many(conn, [x["amazon_order_id"] for x in rows])
+                buyers, _ = await readable_buyers(vault, conn, [x["amazon_order_id"] for x in rows])
                 for row in rows:
                     cursor = (row["purchase_date"], row["amazon_order_id"])
                     scanned += 1
@@ -245,7 +245,7 @@ def router(service: Service[Any], importer: Importer, vault: BuyerVault) -> APIR
             rows = await conn.fetch(
                 f"SELECT {_SUMMARY} FROM orders WHERE import_state IN ('blocked', 'failed') "
                 "AND purchase_date IS NOT NULL ORDER BY updated_at DESC, amazon_order_id LIMIT $1", limit)
-            buyers = await vault.load_many(conn, [x["amazon_order_id"] for x in rows])
+            buyers, _ = await readable_buyers(vault, conn, [x["amazon_order_id"] for x in rows])
         return [_summary(x, buyers.get(x["amazon_order_id"]), ErrorItem, actions=actions(x["import_state"]))
                 for x in rows]
 
@@ -255,7 +255,7 @@ def router(service: Service[Any], importer: Importer, vault: BuyerVault) -> APIR
             "cancelled_at FROM orders WHERE amazon_order_id = $1 AND purchase_date IS NOT NULL", amazon_order_id)
         if row is None:
             raise ProblemError(404, f"no Amazon order {amazon_order_id}")
-        buyer = await vault.load(conn, amazon_order_id)
+        buyer = (await readable_buyers(vault, conn, [amazon_order_id]))[0].get(amazon_order_id)
         notes = await conn.fetch("SELECT at, kind, note FROM order_notes WHERE amazon_order_id = $1 ORDER BY id",
                                  amazon_order_id)
         return _summary(
@@ -312,7 +312,11 @@ def router(service: Service[Any], importer: Importer, vault: BuyerVault) -> APIR
             fields["country_code"] = fields["country_code"].upper()
 
         async def change(conn: asyncpg.Connection) -> dict[str, Any]:
-            current = await vault.load(conn, amazon_order_id)
+            opened, unreadable = await readable_buyers(vault, conn, [amazon_order_id])
+            if unreadable:
+                raise ProblemError(409, "the order's buyer data cannot be opened with the configured keys: add the "
+                                        "key it was sealed with to BUYER_DATA_KEYS first")
+            current = opened.get(amazon_order_id)
             merged = (current.address if current and current.address else Address()).model_copy(update=fields)
             problem = normalise(merged).problem
             if problem is not None:

@@ -39,8 +39,8 @@ from contracts.events import (
     StockReservationChanged,
 )
 from contracts.money import Money
-from order_import.buyers import BuyerData, BuyerVault
-from order_import.domain.address import normalise
+from order_import.buyers import BuyerData, BuyerDataUnreadable, BuyerVault
+from order_import.domain.address import AddressProblem, normalise
 from order_import.domain.importing import (
     OPEN,
     Catalog,
@@ -125,6 +125,30 @@ class Row:
         self.notes.append((kind, note))
         self.note = note
         self.changed = True
+
+
+UNREADABLE = AddressProblem("unreadable", "the buyer data cannot be opened with the configured keys")
+
+
+async def readable_buyers(vault: BuyerVault, conn: asyncpg.Connection, amazon_order_ids: Sequence[str]
+                          ) -> tuple[dict[str, BuyerData], set[str]]:
+    """The buyer data of these orders that opens, and the orders whose data does not (sealed with a key no longer
+    configured, or altered): those are left out instead of failing the others."""
+    try:
+        return await vault.load_many(conn, amazon_order_ids), set()
+    except BuyerDataUnreadable:
+        found: dict[str, BuyerData] = {}
+        unreadable: set[str] = set()
+        for order_id in amazon_order_ids:
+            try:
+                data = await vault.load(conn, order_id)
+            except BuyerDataUnreadable as exc:
+                log.warning("buyer_data_unreadable", order=order_id, key_id=exc.key_id)
+                unreadable.add(order_id)
+                continue
+            if data is not None:
+                found[order_id] = data
+        return found, unreadable
 
 
 async def lock(conn: asyncpg.Connection, amazon_order_ids: Iterable[str]) -> dict[str, Row]:
@@ -221,7 +245,7 @@ class Importer:
                 settled.setdefault(row.amazon_order_id, row.status_at)
         buyers: dict[str, BuyerData] = {}
         if revealed:
-            stored = await self.vault.load_many(tx.conn, list(revealed))
+            stored, _ = await readable_buyers(self.vault, tx.conn, list(revealed))
             buyers = {i: (stored.get(i) or BuyerData()).model_copy(update=shown) for i, shown in revealed.items()}
             await self.vault.store_many(tx.conn, buyers)
         for order_id, at in settled.items():
@@ -412,8 +436,10 @@ class Importer:
         wanted = [i for i, d in decisions.items() if d.state is ImportState.REQUESTED]
         known_buyers = dict(buyers or {})
         missing = [i for i in wanted if i not in known_buyers]
+        unreadable: set[str] = set()
         if missing:
-            known_buyers.update(await self.vault.load_many(conn, missing))
+            opened, unreadable = await readable_buyers(self.vault, conn, missing)
+            known_buyers.update(opened)
         now = self.clock()
         requested = 0
         for row in rows:
@@ -423,8 +449,8 @@ class Importer:
             buyer = known_buyers.get(row.amazon_order_id)
             address = normalise(buyer.address) if buyer and buyer.address else None
             if decision.state is ImportState.REQUESTED:
-                decision = decide(row.order, s, catalog, address.problem if address else None,
-                                  has_email=bool(buyer and buyer.email))
+                problem = UNREADABLE if row.amazon_order_id in unreadable else address.problem if address else None
+                decision = decide(row.order, s, catalog, problem, has_email=bool(buyer and buyer.email))
             cause = causes.get(row.amazon_order_id)
             self._apply(row, decision, s, now)
             if decision.request is not None:

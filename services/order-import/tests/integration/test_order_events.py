@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from orders_helpers import MARKET, T0, placed, product, run_id, running, settings_doc, status
+from orders_helpers import KEY, MARKET, T0, placed, product, run_id, running, settings_doc, status
 
 from contracts.events import (
     Address,
@@ -17,6 +17,7 @@ from contracts.events import (
     ListingChanged,
 )
 from devstack.testing import auth_headers
+from order_import.buyers import new_key
 
 pytestmark = pytest.mark.integration
 
@@ -205,3 +206,29 @@ async def test_a_reservation_follows_the_listing_mapping_and_ignores_other_listi
         reservations = await h.reservations(order_id, at_least=2)
 
     assert [(r.reserved, r.version) for r in reservations] == [({amazon_sku: 2}, 1), ({commerce_sku: 2}, 2)]
+
+
+async def test_buyer_data_sealed_with_a_key_no_longer_configured_blocks_the_import_and_fails_nothing_else(
+        topics_created, database_url) -> None:
+    run = run_id()
+    account, sku, order_id = f"key-{run}", f"SKU-{run}", f"126-{run}-1"
+    other = new_key()
+    async with running(topics_created, database_url) as h:
+        await h.apply(settings_doc(account))
+        await h.send(product(sku))
+        await h.send(placed(account, order_id, "Pending", sku=sku))
+    async with running(topics_created, database_url, buyer_data_keys=other) as h:
+        await h.send(status(account, order_id, "Unshipped", "Pending", T0 + timedelta(minutes=1)))
+        blocked = await h.order(order_id)
+        listed = (await h.client.get("/orders", params={"account_id": account})).json()["items"]
+        edit = await h.client.put(f"/orders/{order_id}/address", json={"region": "TX"})
+    async with running(topics_created, database_url, buyer_data_keys=f"{other},{KEY}") as h:
+        retried = await h.client.post(f"/orders/{order_id}/retry")
+        [request] = await h.requests(order_id, at_least=1)
+
+    assert blocked["import_state"] == "blocked" and blocked["buyer_email"] is None
+    assert blocked["note"] == "shipping address unreadable: the buyer data cannot be opened with the configured keys"
+    assert [(o["amazon_order_id"], o["buyer_name"]) for o in listed] == [(order_id, None)]
+    assert edit.status_code == 409 and "BUYER_DATA_KEYS" in edit.json()["detail"]
+    assert retried.status_code == 200 and retried.json()["import_state"] == "requested"
+    assert request.customer_email == "buyer@example.com" and request.shipping_address.region == "CA"
