@@ -110,8 +110,9 @@ async def clean(pool: asyncpg.Pool) -> AsyncIterator[asyncpg.Pool]:
 
 def gateway(kit: Any, http: httpx.AsyncClient, bootstrap: str, database_url: str, **over: Any) -> Service[Settings]:
     """The gateway creating orders, its poller waiting for a wake-up or a call (the interval is an hour) and reading
-    two shipments or orders a page."""
-    return build(Settings(
+    two shipments or orders a page. Orders are not invoiced here: Commerce cancels only an order not yet invoiced
+    (an invoiced one is refunded instead), and these tests cancel orders in Commerce."""
+    return build(Settings(order_invoice=False,
         kafka_bootstrap_servers=bootstrap, database_url=database_url, commerce_base_url=kit.STORE_URL,
         commerce_token=SecretStr(kit.SIM_TOKEN), catalog_sync_enabled=False, store_sync_enabled=False,
         products_out_enabled=False, commerce_max_attempts=2, commerce_retry_base_delay_s=0.01,
