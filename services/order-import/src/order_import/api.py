@@ -159,14 +159,15 @@ def router(service: Service[Any], importer: Importer, vault: BuyerVault) -> APIR
                     f"SELECT {_SUMMARY} FROM orders WHERE {' AND '.join(conds)} "
                     f"ORDER BY purchase_date DESC, amazon_order_id DESC LIMIT ${len(params)}", *params)
                 buyers, _ = await readable_buyers(vault, conn, [x["amazon_order_id"] for x in rows])
-                for row in rows:
+                for read, row in enumerate(rows, 1):
                     cursor = (row["purchase_date"], row["amazon_order_id"])
                     scanned += 1
                     b = buyers.get(row["amazon_order_id"])
                     if wanted is None or (b and b.name and wanted in b.name.casefold()):
                         items.append(_summary(row, b))
                         if len(items) == limit:
-                            break
+                            more = read < len(rows) or len(rows) == chunk
+                            return Page(items=items, next=cursor[1] if more else None)
                 if len(rows) < chunk:
                     return Page(items=items, next=None)
                 if wanted is not None and scanned >= SCAN_LIMIT:

@@ -53,6 +53,8 @@ async def test_all_orders_filters_and_pages_recent_and_awaiting_shipment(topics_
                               purchased_to=(T0 + timedelta(hours=3)).isoformat())
         by_buyer = await listing(buyer="ann")
         by_buyer_paged = await listing(buyer="ann", limit=1)
+        second = (await h.client.get("/orders", params={"account_id": account, "buyer": "ann", "limit": 1,
+                                                        "after": by_buyer_paged[0]})).json()
         by_total = await listing(total_min=20, total_max=30)
         by_status = await listing(status="Pending")
         by_number = await listing(number=orders[3])
@@ -81,6 +83,7 @@ async def test_all_orders_filters_and_pages_recent_and_awaiting_shipment(topics_
     assert first["purchase_date"].startswith("2026-12-01T16:00") and first["note"]
     assert dated == [orders[2], orders[1]]
     assert by_buyer == [orders[2], orders[0]] and by_buyer_paged == [orders[2]]
+    assert [o["amazon_order_id"] for o in second["items"]] == [orders[0]] and second["next"] is None
     assert by_total == [orders[2], orders[1]]
     assert by_status == [orders[4], orders[0]]
     assert by_number == [orders[3]] and by_state == [orders[3], orders[2], orders[1]]
