@@ -537,13 +537,12 @@ class Importer:
                     "SELECT p.store_code, p.sku, p.status, p.quantity, p.in_stock, p.manage_stock FROM products p "
                     "JOIN unnest($1::text[], $2::text[]) AS w(st, s) ON p.store_code = w.st AND p.sku = w.s",
                     [p[0] for p in products_wanted], [p[1] for p in products_wanted])}
-        catalogs = {}
-        for r in rows:
-            store = store_of(r)
-            catalogs[r.amazon_order_id] = Catalog(
-                listings=maps[r.amazon_order_id],
-                products={sku: p for (st, sku), p in products.items() if st == store})
-        return catalogs
+        by_store: dict[str, dict[str, Product]] = {}
+        for (st, sku), p in products.items():
+            by_store.setdefault(st, {})[sku] = p
+        # Orders of one store share its products (read-only), instead of each order walking the batch's products.
+        return {r.amazon_order_id: Catalog(listings=maps[r.amazon_order_id], products=by_store.get(store_of(r), {}))
+                for r in rows}
 
     async def import_enabled(self, conn: asyncpg.Connection, account_id: str, marketplace_id: str) -> bool:
         """Whether the store imports orders: it has OrderSettings and import is on."""
